@@ -1,0 +1,1 @@
+"""The registry client: references, manifests, auth and transport, and the registry operations."""

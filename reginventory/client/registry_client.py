@@ -1,0 +1,477 @@
+"""The registry operations over HTTP (async): ping, catalog, tags, manifests, blobs, referrers.
+
+One :class:`RegistryClient` talks to one registry host with bounded requests in flight, an
+optional requests-per-second limit, bounded retries, and one auth object shared by every request.
+Everything fetched by digest is verified; manifests and error bodies are read with a size cap.
+The write operations (push, mount, delete) live in :mod:`reginventory.client.registry_writer`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Mapping
+
+import httpx
+
+from reginventory.client import mediatypes as mt
+from reginventory.client.auth import RegistryAuth
+from reginventory.client.credentials import Credentials, resolve_credentials
+from reginventory.client.digest import compute_like, hasher_for
+from reginventory.client.image_info import ImageInfo, image_info
+from reginventory.client.manifest import (
+    MAX_CONFIG_BYTES,
+    MAX_MANIFEST_BYTES,
+    Descriptor,
+    ImageConfig,
+    ImageManifest,
+    IndexManifest,
+    Manifest,
+    Schema1Manifest,
+    parse_image_config,
+    parse_manifest,
+    schema1_payload,
+    select_platform,
+)
+from reginventory.client.platform import Platform, host_platform
+from reginventory.client.reference import SHA256_RE, validate_repository
+from reginventory.client.transport import (
+    DEFAULT_MAX_IN_FLIGHT,
+    RETRY_STATUSES,
+    RateLimiter,
+    RetryPolicy,
+    TLSOptions,
+    make_http_client,
+    resolve_base_url,
+    retry_after_seconds,
+)
+from reginventory.errors import (
+    DigestMismatchError,
+    ForbiddenError,
+    ManifestError,
+    NotFoundError,
+    PlatformNotFoundError,
+    RateLimitedError,
+    RegistryError,
+    RegistryUnavailableError,
+    UnauthorizedError,
+    UnsupportedError,
+)
+
+#: ECR refuses page sizes over 1000, and distribution too (PAGINATION_NUMBER_INVALID).
+PAGE_SIZE = 1000
+#: Error bodies are read up to this size: enough for any JSON error, not for a hostile stream.
+MAX_ERROR_BYTES = 64 * 1024
+#: A server hint longer than this is not waited for: the request fails with RateLimitedError.
+MAX_RETRY_AFTER_SECONDS = 60.0
+_LINK_RE = re.compile(r'<([^>]*)>\s*;[^,]*rel="?next"?')
+
+
+@dataclass(frozen=True)
+class ManifestHead:
+    """What a HEAD (or a GET) says about a manifest without parsing it."""
+
+    digest: str
+    media_type: str
+    size: int
+
+
+def next_link(response: httpx.Response) -> str | None:
+    """The ``rel="next"`` URL of a paged answer, resolved against the request URL, verbatim."""
+    header = response.headers.get("link")
+    if not header:
+        return None
+    match = _LINK_RE.search(header)
+    if not match:
+        return None
+    return str(response.request.url.join(match.group(1)))
+
+
+def redact(url: httpx.URL | str) -> str:
+    """A URL fit for a message: no user info, no query (upload states and tokens live there)."""
+    parsed = httpx.URL(str(url))
+    return str(parsed.copy_with(query=None, fragment=None, username=None, password=None))
+
+
+def _error_codes(body: bytes) -> tuple[list[str], str | None]:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return [], None
+    errors = data.get("errors") if isinstance(data, dict) else None
+    if not isinstance(errors, list):
+        return [], None
+    codes = [str(e.get("code")) for e in errors if isinstance(e, dict) and e.get("code")]
+    messages = [str(e.get("message")) for e in errors if isinstance(e, dict) and e.get("message")]
+    return codes, "; ".join(messages) or None
+
+
+class RegistryClient:
+    """Async operations against one registry. Use ``async with`` or call :meth:`aclose`."""
+
+    def __init__(
+        self,
+        registry: str,
+        *,
+        credentials: Credentials | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        use_docker_config: bool = True,
+        tls: TLSOptions = TLSOptions(),
+        plain_http: bool = False,
+        allow_insecure: bool = False,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        rate: float | None = None,
+        retry: RetryPolicy = RetryPolicy(),
+    ) -> None:
+        self.base_url, self.host = resolve_base_url(registry, plain_http=plain_http)
+        if credentials is None:
+            credentials = resolve_credentials(self.host, username, password, use_docker_config=use_docker_config)
+        self.auth = RegistryAuth(credentials, allow_insecure=allow_insecure)
+        self.tls = tls
+        self.retry = retry
+        self.max_in_flight = max_in_flight
+        self._http = make_http_client(self.base_url, tls, max_in_flight=max_in_flight, auth=self.auth)
+        self._token_http = make_http_client(self.base_url, tls, max_in_flight=4)
+        self.auth.bind(self._token_http.send)
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self.limiter = RateLimiter(rate)
+        self.requests = 0
+
+    async def __aenter__(self) -> RegistryClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+        await self._token_http.aclose()
+
+    # -- the request loop -------------------------------------------------------------------
+
+    async def send(
+        self,
+        method: str,
+        url: str | httpx.URL,
+        *,
+        repository: str | None = None,
+        reference: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        params: Mapping[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
+        ok: tuple[int, ...] = (200,),
+    ) -> httpx.Response:
+        """Send a request with retries; return the streamed response (status in ``ok``) or raise.
+
+        The caller reads the body (:meth:`read`) or closes the response.
+        """
+        context = {"registry": self.host, "repository": repository, "reference": reference}
+        for attempt in range(1, self.retry.attempts + 1):
+            await self.limiter.acquire()
+            request = self._http.build_request(
+                method, url, headers=headers, content=content, params=params, extensions=extensions
+            )
+            try:
+                async with self._slots:
+                    response = await self._http.send(request, stream=True)
+            except httpx.TransportError as exc:
+                self.requests += 1
+                if attempt == self.retry.attempts:
+                    raise RegistryUnavailableError(
+                        f"cannot reach {redact(request.url)}: {type(exc).__name__}: {exc}", **context
+                    ) from None
+                await asyncio.sleep(self.retry.backoff(attempt))
+                continue
+            self.requests += 1
+            hint = retry_after_seconds(response.headers)
+            if response.status_code in RETRY_STATUSES and attempt < self.retry.attempts:
+                await response.aclose()
+                if hint is not None and hint > MAX_RETRY_AFTER_SECONDS:
+                    raise RateLimitedError(
+                        f"registry asks to wait {hint:.0f} s before retrying", retry_after=hint,
+                        status=response.status_code, **context,
+                    )
+                wait = hint if hint is not None else self.retry.backoff(attempt)
+                if response.status_code == 429:
+                    self.limiter.pause(wait)
+                await asyncio.sleep(wait)
+                continue
+            if hint is not None and response.status_code < 400:
+                self.limiter.pause(min(hint, MAX_RETRY_AFTER_SECONDS))
+            if response.status_code not in ok:
+                await self.raise_for(response, **context)
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def read(self, response: httpx.Response, limit: int, what: str = "body") -> bytes:
+        """Read a streamed body, refusing more than ``limit`` bytes; always closes the response."""
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            await response.aclose()
+            raise ManifestError(f"{what} of {declared} bytes exceeds the {limit}-byte limit", registry=self.host)
+        chunks: list[bytes] = []
+        total = 0
+        try:
+            async for chunk in response.aiter_raw():
+                total += len(chunk)
+                if total > limit:
+                    raise ManifestError(f"{what} exceeds the {limit}-byte limit", registry=self.host)
+                chunks.append(chunk)
+        except httpx.TransportError as exc:
+            raise RegistryUnavailableError(
+                f"{what} from {redact(response.request.url)} was cut short: {exc}", registry=self.host
+            ) from None
+        finally:
+            await response.aclose()
+        body = b"".join(chunks)
+        if declared and declared.isdigit() and response.request.method != "HEAD" and len(body) != int(declared):
+            raise RegistryUnavailableError(
+                f"{what} from {redact(response.request.url)} is truncated: {len(body)} of {declared} bytes",
+                registry=self.host,
+            )
+        return body
+
+    async def raise_for(self, response: httpx.Response, **context: Any) -> None:
+        """Raise the exception that matches an unsuccessful response."""
+        body = b""
+        if response.request.method != "HEAD":
+            try:
+                body = await self.read(response, MAX_ERROR_BYTES, "error body")
+            except RegistryError:
+                body = b""
+        else:
+            await response.aclose()
+        codes, detail = _error_codes(body)
+        status = response.status_code
+        url = redact(response.request.url)
+        message = f"{response.request.method} {url}: {detail or response.reason_phrase or 'error'}"
+        kwargs = dict(context, status=status, codes=codes, detail=detail)
+        if status == 401:
+            raise UnauthorizedError(f"unauthorized: {message}", **kwargs)
+        if status == 403 or "DENIED" in codes:
+            raise ForbiddenError(f"forbidden: {message}", **kwargs)
+        if status == 404:
+            raise NotFoundError(f"not found: {message}", **kwargs)
+        if status == 405 or "UNSUPPORTED" in codes:
+            raise UnsupportedError(f"unsupported: {message}", **kwargs)
+        if status == 429:
+            raise RateLimitedError(
+                f"rate limited: {message}", retry_after=retry_after_seconds(response.headers), **kwargs
+            )
+        if status >= 500:
+            raise RegistryUnavailableError(f"server error: {message}", **kwargs)
+        raise RegistryError(message, **kwargs)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def ping(self) -> bool:
+        """True when ``/v2/`` answers 200 with our credentials (the seed's ``authping``)."""
+        try:
+            response = await self.send("GET", "/v2/")
+        except (UnauthorizedError, ForbiddenError, NotFoundError):
+            return False
+        await self.read(response, MAX_ERROR_BYTES)
+        return True
+
+    async def _pages(self, first: str, key: str, **context: Any) -> AsyncIterator[list[str]]:
+        url: str | None = first
+        seen: set[str] = set()
+        while url and url not in seen:
+            seen.add(url)
+            response = await self.send("GET", url, **context)
+            body = await self.read(response, MAX_MANIFEST_BYTES * 4, "list")
+            try:
+                data = json.loads(body)
+            except (ValueError, UnicodeDecodeError):
+                raise RegistryError(f"GET {redact(response.request.url)}: answer is not JSON", registry=self.host, **context) from None
+            items = data.get(key) if isinstance(data, dict) else None
+            yield [str(x) for x in items or []]
+            url = next_link(response)
+
+    async def catalog_pages(self, page_size: int = PAGE_SIZE) -> AsyncIterator[list[str]]:
+        """Repository names, page by page, following ``Link`` to the end."""
+        async for page in self._pages(f"/v2/_catalog?n={min(page_size, PAGE_SIZE)}", "repositories"):
+            yield page
+
+    async def catalog(self, page_size: int = PAGE_SIZE) -> list[str]:
+        """Every repository name in the catalog."""
+        return [name async for page in self.catalog_pages(page_size) for name in page]
+
+    async def list_tags(self, repository: str, page_size: int = PAGE_SIZE) -> list[str]:
+        """Every tag of a repository, following ``Link`` to the end."""
+        validate_repository(repository)
+        url = f"/v2/{repository}/tags/list?n={min(page_size, PAGE_SIZE)}"
+        return [tag async for page in self._pages(url, "tags", repository=repository) for tag in page]
+
+    async def head_manifest(self, repository: str, reference: str) -> ManifestHead:
+        """Digest, media type and size of a manifest by HEAD (GET when the digest header is absent)."""
+        validate_repository(repository)
+        response = await self.send(
+            "HEAD", f"/v2/{repository}/manifests/{reference}", repository=repository, reference=reference,
+            headers={"Accept": mt.ACCEPT},
+        )
+        await response.aclose()
+        digest = response.headers.get("docker-content-digest")
+        if not digest:
+            manifest = await self.get_manifest(repository, reference)
+            return ManifestHead(manifest.digest, manifest.media_type, len(manifest.raw))
+        if SHA256_RE.match(reference) and digest != reference:
+            raise DigestMismatchError(
+                f"HEAD answered digest {digest}", registry=self.host, repository=repository, reference=reference
+            )
+        return ManifestHead(
+            digest, mt.normalize(response.headers.get("content-type")), int(response.headers.get("content-length") or 0)
+        )
+
+    async def get_manifest(self, repository: str, reference: str) -> Manifest:
+        """Fetch and parse a manifest with the full Accept list; verify it against its digest."""
+        validate_repository(repository)
+        context = {"registry": self.host, "repository": repository, "reference": reference}
+        response = await self.send(
+            "GET", f"/v2/{repository}/manifests/{reference}", repository=repository, reference=reference,
+            headers={"Accept": mt.ACCEPT},
+        )
+        raw = await self.read(response, MAX_MANIFEST_BYTES, "manifest")
+        try:
+            manifest = parse_manifest(raw, response.headers.get("content-type"))
+        except ManifestError as exc:
+            raise ManifestError(exc.message, **context) from None
+        announced = response.headers.get("docker-content-digest")
+        expected = reference if SHA256_RE.match(reference) else announced
+        if expected:
+            content = schema1_payload(raw) if isinstance(manifest, Schema1Manifest) else raw
+            actual = compute_like(expected, content)
+            if actual != expected:
+                raise DigestMismatchError(f"manifest bytes hash to {actual}, not {expected}", **context)
+        return manifest
+
+    async def get_blob(self, repository: str, digest: str, limit: int = MAX_CONFIG_BYTES) -> bytes:
+        """A small blob (a config), read whole and verified against its digest."""
+        validate_repository(repository)
+        response = await self.send(
+            "GET", f"/v2/{repository}/blobs/{digest}", repository=repository, reference=digest,
+            headers={"Accept-Encoding": "identity"},
+        )
+        data = await self.read(response, limit, "blob")
+        actual = compute_like(digest, data)
+        if actual != digest:
+            raise DigestMismatchError(
+                f"blob bytes hash to {actual}", registry=self.host, repository=repository, reference=digest
+            )
+        return data
+
+    async def head_blob(self, repository: str, digest: str) -> int | None:
+        """The size of a blob present in the repository, or None when it is not there."""
+        try:
+            response = await self.send("HEAD", f"/v2/{repository}/blobs/{digest}", repository=repository, reference=digest)
+        except NotFoundError:
+            return None
+        await response.aclose()
+        return int(response.headers.get("content-length") or 0)
+
+    async def stream_blob(
+        self, repository: str, digest: str, *, offset: int = 0, chunk_size: int = 1 << 20
+    ) -> AsyncIterator[bytes]:
+        """Stream a blob's bytes from ``offset`` (HTTP Range). The caller verifies the digest."""
+        headers = {"Accept-Encoding": "identity"}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+        response = await self.send(
+            "GET", f"/v2/{repository}/blobs/{digest}", repository=repository, reference=digest,
+            headers=headers, ok=(200, 206),
+        )
+        try:
+            if offset and response.status_code == 200:
+                skip = offset  # the registry ignored Range: drop what we already have
+            else:
+                skip = 0
+            async for chunk in response.aiter_raw(chunk_size):
+                if skip:
+                    if len(chunk) <= skip:
+                        skip -= len(chunk)
+                        continue
+                    chunk, skip = chunk[skip:], 0
+                yield chunk
+        except httpx.TransportError as exc:
+            raise RegistryUnavailableError(
+                f"blob download cut short: {exc}", registry=self.host, repository=repository, reference=digest
+            ) from None
+        finally:
+            await response.aclose()
+
+    async def get_config(self, repository: str, manifest: ImageManifest) -> ImageConfig | None:
+        """The parsed image config of an image manifest (None for artifacts without an image config)."""
+        if manifest.config is None or manifest.config.media_type not in (mt.DOCKER_CONFIG, mt.OCI_CONFIG, ""):
+            return None
+        return parse_image_config(await self.get_blob(repository, manifest.config.digest))
+
+    async def referrers(self, repository: str, digest: str, artifact_type: str | None = None) -> list[Descriptor] | None:
+        """Referrers of a manifest by the OCI referrers API; None when the registry lacks it."""
+        params = {"artifactType": artifact_type} if artifact_type else None
+        try:
+            response = await self.send(
+                "GET", f"/v2/{repository}/referrers/{digest}", repository=repository, reference=digest,
+                headers={"Accept": mt.OCI_INDEX}, params=params,
+            )
+        except (NotFoundError, UnsupportedError):
+            return None  # a registry with the API never answers 404: use the tag fallback
+        if mt.normalize(response.headers.get("content-type")) != mt.OCI_INDEX:
+            await response.aclose()
+            return None
+        found: list[Descriptor] = []
+        while True:
+            raw = await self.read(response, MAX_MANIFEST_BYTES, "referrers index")
+            index = parse_manifest(raw, mt.OCI_INDEX)
+            assert isinstance(index, IndexManifest)
+            found.extend(index.manifests)
+            link = next_link(response)
+            if not link:
+                return found
+            response = await self.send("GET", link, repository=repository, reference=digest, headers={"Accept": mt.OCI_INDEX})
+
+    async def resolve_image(
+        self, repository: str, reference: str, platform: Platform | None
+    ) -> tuple[Manifest, Manifest]:
+        """(top manifest, image manifest): for an index, the child for ``platform`` is fetched."""
+        top = await self.get_manifest(repository, reference)
+        if isinstance(top, IndexManifest):
+            try:
+                child = select_platform(top, platform or host_platform())
+            except PlatformNotFoundError as exc:
+                raise PlatformNotFoundError(
+                    exc.message, available=exc.available, registry=self.host, repository=repository, reference=reference
+                ) from None
+            return top, await self.get_manifest(repository, child.digest)
+        return top, top
+
+
+    async def describe_image(self, repository: str, reference: str, platform: Platform | None = None) -> ImageInfo:
+        """Metadata of one image; from an index, of the child for ``platform`` (default: this machine)."""
+        top, image = await self.resolve_image(repository, reference, platform)
+        config = await self.get_config(repository, image) if isinstance(image, ImageManifest) else None
+        index = top if isinstance(top, IndexManifest) else None
+        return image_info(self.host, repository, reference, image, config, index)
+
+
+class StreamVerifier:
+    """Hashes chunks as they stream; :meth:`check` compares with the expected digest."""
+
+    def __init__(self, digest: str) -> None:
+        self.digest = digest
+        self._hash = hasher_for(digest)
+        self.size = 0
+
+    def update(self, chunk: bytes) -> None:
+        self._hash.update(chunk)
+        self.size += len(chunk)
+
+    def check(self, **context: Any) -> None:
+        actual = f"{self.digest.split(':', 1)[0]}:{self._hash.hexdigest()}"
+        if actual != self.digest:
+            raise DigestMismatchError(f"blob bytes hash to {actual}, not {self.digest}", **context)
+
+

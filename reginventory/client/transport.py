@@ -1,0 +1,142 @@
+"""The HTTP layer: TLS options, scheme rules, retries, rate limits, and the httpx client.
+
+httpx gives the API (requests, auth flows, redirects that drop ``Authorization`` across hosts);
+the ``httpx-aiohttp`` transport gives the speed: on this project's benchmark (manifest GETs against
+distribution 2.8 on 2 cores) it serves about 1.6x the requests per second of httpx's own pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import ssl
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Mapping
+
+import httpx
+from httpx_aiohttp import AiohttpTransport
+
+from reginventory import __version__
+from reginventory.client.auth import is_loopback
+from reginventory.client.reference import split_registry_url
+
+USER_AGENT = f"reginventory/{__version__}"
+#: Requests in flight per registry by default: distribution on 2 cores peaks near 8-16.
+DEFAULT_MAX_IN_FLIGHT = 16
+#: Generous timeouts: a slow registry is not a dead one, but nothing waits forever.
+CONNECT_TIMEOUT_SECONDS = 10.0
+READ_TIMEOUT_SECONDS = 60.0
+#: Statuses worth retrying: request timeout, rate limit, and the server's transient failures.
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+MAX_REDIRECTS = 10
+
+
+@dataclass(frozen=True)
+class TLSOptions:
+    """TLS settings: verification is on unless ``no_verify``; ``ca_bundle`` adds trusted CAs;
+    ``cert`` is a client certificate file (or a (cert, key) pair)."""
+
+    no_verify: bool = False
+    ca_bundle: str | None = None
+    cert: str | tuple[str, str] | None = None
+
+    def ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.ca_bundle)
+        if self.no_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        if self.cert:
+            certfile, keyfile = (self.cert, None) if isinstance(self.cert, str) else self.cert
+            context.load_cert_chain(certfile, keyfile)
+        return context
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries with exponential backoff and full jitter, honouring ``Retry-After``."""
+
+    attempts: int = 5
+    base_seconds: float = 0.25
+    max_wait_seconds: float = 30.0
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt`` (1-based), without a server hint."""
+        return random.uniform(0, min(self.max_wait_seconds, self.base_seconds * 2 ** (attempt - 1)))
+
+
+NO_RETRIES = RetryPolicy(attempts=1)
+
+
+def resolve_base_url(registry: str, *, plain_http: bool = False) -> tuple[str, str]:
+    """(base URL, host) for a registry: HTTPS unless the URL says http, ``plain_http`` is set,
+    or the host is loopback (as docker and crane allow)."""
+    scheme, host = split_registry_url(registry)
+    if scheme is None:
+        scheme = "http" if plain_http or is_loopback(host) else "https"
+    return f"{scheme}://{host}", host
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """The server's wait hint: ``Retry-After`` (seconds or an HTTP date), else ``RateLimit-Reset``
+    when ``RateLimit-Remaining`` is 0."""
+    value = headers.get("retry-after")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+            except (TypeError, ValueError):
+                return None
+    remaining, reset = headers.get("ratelimit-remaining"), headers.get("ratelimit-reset")
+    if remaining is not None and reset is not None:
+        try:
+            if float(remaining.split(";")[0]) <= 0:
+                return max(0.0, float(reset.split(";")[0]))
+        except ValueError:
+            return None
+    return None
+
+
+class RateLimiter:
+    """At most ``rate`` request starts per second (None: unlimited), plus pauses a server asks for."""
+
+    def __init__(self, rate: float | None = None) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self._next = 0.0
+        self._paused_until = 0.0
+        self._lock = asyncio.Lock()
+
+    def pause(self, seconds: float) -> None:
+        """Hold every request for ``seconds`` (a 429 or an exhausted RateLimit budget)."""
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    async def acquire(self) -> None:
+        if not self.interval and self._paused_until <= time.monotonic():
+            return
+        async with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next, self._paused_until)
+            self._next = start + self.interval
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
+def make_http_client(
+    base_url: str, tls: TLSOptions, *, max_in_flight: int, auth: httpx.Auth | None = None
+) -> httpx.AsyncClient:
+    """An httpx AsyncClient over the aiohttp transport, following redirects safely."""
+    limits = httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight)
+    transport = AiohttpTransport(verify=tls.ssl_context(), limits=limits, trust_env=False)
+    return httpx.AsyncClient(
+        base_url=base_url,
+        transport=transport,
+        auth=auth,
+        follow_redirects=True,  # httpx drops Authorization when a redirect leaves the origin
+        max_redirects=MAX_REDIRECTS,
+        timeout=httpx.Timeout(READ_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS),
+        headers={"User-Agent": USER_AGENT},
+        trust_env=False,
+    )

@@ -1,0 +1,1 @@
+"""The inventory: the crawl, the snapshot tables and their store."""
