@@ -182,7 +182,7 @@ class RegistryClient:
                 self.requests += 1
                 if attempt == self.retry.attempts:
                     raise RegistryUnavailableError(
-                        f"cannot reach {redact(request.url)}: {type(exc).__name__}: {exc}", **context
+                        f"cannot reach {redact(request.url)}: {exc or type(exc).__name__}", **context
                     ) from None
                 await asyncio.sleep(self.retry.backoff(attempt))
                 continue
@@ -335,8 +335,8 @@ class RegistryClient:
             "GET", f"/v2/{repository}/manifests/{reference}", repository=repository, reference=reference,
             headers={"Accept": mt.ACCEPT},
         )
-        raw = await self.read(response, MAX_MANIFEST_BYTES, "manifest")
         try:
+            raw = await self.read(response, MAX_MANIFEST_BYTES, "manifest")
             manifest = parse_manifest(raw, response.headers.get("content-type"))
         except ManifestError as exc:
             raise ManifestError(exc.message, **context) from None

@@ -124,12 +124,28 @@ class RateLimiter:
             await asyncio.sleep(start - now)
 
 
+class RegistryTransport(AiohttpTransport):
+    """The aiohttp transport, except that a body-less redirect is sent body-less.
+
+    httpx rebuilds a 307 redirect with a stream body, which the aiohttp transport would send
+    chunked even for a GET; reading the (empty) stream first makes it a plain request.
+    """
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method in ("GET", "HEAD", "DELETE"):
+            try:
+                request.content
+            except httpx.RequestNotRead:
+                await request.aread()
+        return await super().handle_async_request(request)
+
+
 def make_http_client(
     base_url: str, tls: TLSOptions, *, max_in_flight: int, auth: httpx.Auth | None = None
 ) -> httpx.AsyncClient:
     """An httpx AsyncClient over the aiohttp transport, following redirects safely."""
     limits = httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight)
-    transport = AiohttpTransport(verify=tls.ssl_context(), limits=limits, trust_env=False)
+    transport = RegistryTransport(verify=tls.ssl_context(), limits=limits, trust_env=False)
     return httpx.AsyncClient(
         base_url=base_url,
         transport=transport,
