@@ -15,6 +15,7 @@ Where the seed is silent, reginventory decides:
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any, Awaitable, Callable, TypeVar
 
@@ -220,15 +221,23 @@ class Repository:
         tags = sorted(self.registry.run(lambda c: c.list_tags(self.name)))
         if not metadata:
             return tags
-        return [dict(self.get_reference_metadata(tag), tag=tag) for tag in tags]
 
-    def get_reference_metadata(self, reference: str) -> dict[str, Any]:
-        """{registry, repository, reference, digest, media_type, size (manifest bytes)} by HEAD."""
-        head = self.registry.run(lambda c: c.head_manifest(self.name, reference))
+        async def heads(client: RegistryClient) -> list[dict[str, Any]]:
+            found = await asyncio.gather(*(self._reference_metadata(client, tag) for tag in tags))
+            return [dict(meta, tag=tag) for tag, meta in zip(tags, found)]
+
+        return self.registry.run(heads)
+
+    async def _reference_metadata(self, client: RegistryClient, reference: str) -> dict[str, Any]:
+        head = await client.head_manifest(self.name, reference)
         return {
             "registry": self.registry.name, "repository": self.name, "reference": reference,
             "digest": head.digest, "media_type": head.media_type, "size": head.size,
         }
+
+    def get_reference_metadata(self, reference: str) -> dict[str, Any]:
+        """{registry, repository, reference, digest, media_type, size (manifest bytes)} by HEAD."""
+        return self.registry.run(lambda c: self._reference_metadata(c, reference))
 
     def get_image(self, tag: str, arch: str | None = None, oss: str | None = None,
                   filebasename: str | None = None) -> Image:
