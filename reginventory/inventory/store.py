@@ -172,10 +172,22 @@ class CrawlWriter:
         pq.write_table(table, tmp, filesystem=self.fs)
         self.fs.move(tmp, final)
         self.fs.delete_dir(self.staging_dir)
+        self._drop_empty_crawl_dir()
 
     def abort(self) -> None:
         """Drop everything staged for this crawl shard."""
         self.fs.delete_dir(self.staging_dir)
+        self._drop_empty_crawl_dir()
+
+    def _drop_empty_crawl_dir(self) -> None:
+        """Remove the crawl's staging folder once its last shard is gone, so that
+        :meth:`SnapshotStore.interrupted_crawls` does not list a finished crawl."""
+        parent = posixpath.dirname(self.staging_dir)
+        try:
+            if not self.fs.get_file_info(pafs.FileSelector(parent, allow_not_found=True)):
+                self.fs.delete_dir(parent)
+        except OSError:
+            pass  # another shard is still staging, or the store has no real folders
 
 
 class SnapshotStore:
