@@ -43,7 +43,10 @@ class Journal:
         self.last: dict[int, Entry] = {}
         self.runs = 0
         self._read()
+        torn = self.path.exists() and self.path.stat().st_size > 0 and not self.path.read_bytes().endswith(b"\n")
         self._file = open(self.path, "a", encoding="utf-8")
+        if torn:
+            self._file.write("\n")  # end the line a killed run tore, so the next one stands alone
         self.runs += 1
         self._pending: list[tuple[str, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None

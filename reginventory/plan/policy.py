@@ -214,6 +214,10 @@ class _Lines:
     def find(self, section: str, index: int, key: str | None = None) -> int | None:
         if key is not None and (section, index, key) in self.keys:
             return self.keys[(section, index, key)]
+        if key is not None and not section:  # a top-level table: [name] or [[name]]
+            for table in ((key, 0), (key, 1)):
+                if table in self.headers:
+                    return self.headers[table]
         return self.headers.get((section, index))
 
 
@@ -295,8 +299,11 @@ def parse_policy(text: str, path: str = "policy.toml") -> Policy:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        where = f"{path}:{match.group(1)}" if match else path
-        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        line = match.group(1) if match else None
+        if line is None and "end of document" in str(exc):
+            line = str(max(1, len(text.splitlines())))
+        where = f"{path}:{line}" if line else path
+        reason = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(exc))
         raise ConfigError(f"{where}: invalid TOML: {reason}") from None
     check = _Checker(path, _Lines(text))
     check.keys(data, TOP_KEYS, "", 0)
