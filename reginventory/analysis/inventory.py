@@ -1,0 +1,132 @@
+"""The analyst's entry point: the snapshots of a folder or URL, their views and the queries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from reginventory.analysis.catalog import Catalog, Query, SnapshotDefault
+from reginventory.analysis.runner import execute
+from reginventory.errors import SnapshotError
+from reginventory.analysis.views import KEYED_TABLES, materialize_keyed, open_connection
+
+#: The keyed tables the deletion cascade joins (sql/cascade_step.sql).
+CASCADE_TABLES = ("manifests", "index_children", "referrers")
+
+
+class Inventory:
+    """A DuckDB connection over a snapshot store, with one view per table and the query catalog.
+
+    ``crawls`` are the selected crawls (one per registry), ``history`` every committed crawl.
+    """
+
+    def __init__(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        root: str,
+        crawls: list[dict[str, Any]],
+        history: list[dict[str, Any]],
+        catalog: Catalog,
+    ) -> None:
+        self.connection = connection
+        self.root = root
+        self.crawls = crawls
+        self.history = history
+        self.catalog = catalog
+
+    @property
+    def registries(self) -> list[str]:
+        return sorted({c["registry"] for c in self.crawls})
+
+    def queries(self) -> list[Query]:
+        """Every query of the catalog, with its parameters and columns."""
+        return self.catalog.queries()
+
+    def query(self, name: str) -> Query:
+        """One query by name; an unknown name lists the available ones."""
+        return self.catalog.get(name)
+
+    def prepare(self, names: Iterable[str] | None = None) -> list[str]:
+        """Load keyed tables into memory (all when ``names`` is None); returns those loaded.
+
+        Queries do this themselves for the tables they read; call it to pay the cost up front.
+        """
+        return materialize_keyed(self.connection, KEYED_TABLES if names is None else names)
+
+    def run_arrow(self, name: str, params: Mapping[str, Any] | None = None, **kwargs: Any) -> pa.Table:
+        """Run a query by name with parameters into an Arrow table."""
+        query = self.query(name)
+        needed = set(query.keyed)
+        if any(p.type == "DELETIONS" for p in query.params):
+            needed.update(CASCADE_TABLES)
+        self.prepare(needed)
+        merged = {**(params or {}), **kwargs}
+        return execute(
+            self.connection, query, merged, registries=self.registries, resolve=self.resolve_default
+        )
+
+    def resolve_default(self, default: SnapshotDefault, values: Mapping[str, Any]) -> Any:
+        """A snapshot-dependent default; null when the inventory holds several registries."""
+        if len(self.registries) != 1:
+            return None
+        if default.name == "selected_crawl":
+            return self.crawls[0]["crawl_id"]
+        if default.name == "previous_crawl":
+            target = values.get(default.argument or "") or self.crawls[0]["crawl_id"]
+            ids = [c["crawl_id"] for c in self.history]  # oldest first
+            if target in ids and ids.index(target) > 0:
+                return ids[ids.index(target) - 1]
+            return None
+        raise SnapshotError(f"unknown snapshot default {default!r}")
+
+    def run(self, name: str, params: Mapping[str, Any] | None = None, **kwargs: Any) -> pd.DataFrame:
+        """Run a query by name with parameters into a pandas DataFrame."""
+        return self.run_arrow(name, params, **kwargs).to_pandas()
+
+    def sql(self, text: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Ad hoc SQL over the views, with named parameters."""
+        return self.connection.execute(text, dict(params or {})).df()
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> Inventory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_inventory(
+    source: str | Path,
+    crawl: str | None = None,
+    *,
+    registry: str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    queries_dir: str | Path | None = None,
+    materialize: bool = False,
+) -> Inventory:
+    """Open the snapshots under a folder or object-store URL (``s3://bucket/prefix``).
+
+    ``crawl`` selects one crawl id (default: each registry's latest committed crawl);
+    ``registry`` restricts to one registry; ``storage_options`` go to the fsspec filesystem
+    DuckDB reads an object store through. The selected crawl's keyed tables are loaded into
+    memory when a query first needs them, or all at once with ``materialize=True``.
+    """
+    catalog = Catalog(queries_dir)
+    con, selected, committed = open_connection(
+        source, crawl, registry=registry, storage_options=storage_options
+    )
+    inventory = Inventory(con, str(source), selected, committed, catalog)
+    if materialize:
+        inventory.prepare()
+    return inventory
+
+
+def list_queries(queries_dir: str | Path | None = None) -> list[Query]:
+    """Every query of the catalog, without opening any snapshot."""
+    return Catalog(queries_dir).queries()

@@ -1,0 +1,39 @@
+-- One step of the deletion cascade: the manifests that deletion_closure drags along.
+--
+-- Run until it inserts nothing (reginventory.analysis.deletions.expand_deletions does). Two rules:
+-- 1. a child of a deleted index, in the same repository, that no tag points at and that no
+--    remaining index of that repository references (distribution keeps such children as
+--    untagged revisions that still hold their blobs);
+-- 2. a referrer (signature, attestation, SBOM...) whose subject is deleted, in the same
+--    repository, whether found through the referrers table or a manifest's subject field.
+INSERT INTO deletion_closure
+WITH candidates AS (
+    SELECT d.registry, d.repository, c.child_digest AS digest, 'index child' AS reason,
+           d.digest AS cause, d.repo_key, c.child_key AS digest_key
+    FROM deletion_closure AS d
+    JOIN keyed.index_children AS c ON c.digest_key = d.digest_key
+    JOIN keyed.manifests AS m ON m.repo_key = d.repo_key AND m.digest_key = c.child_key
+    WHERE NOT m.tagged
+      AND NOT EXISTS (
+          SELECT 1
+          FROM keyed.index_children AS o
+          JOIN keyed.manifests AS p ON p.digest_key = o.digest_key
+          WHERE o.child_key = c.child_key AND p.repo_key = d.repo_key
+            AND NOT EXISTS (
+                SELECT 1 FROM deletion_closure AS x
+                WHERE x.repo_key = p.repo_key AND x.digest_key = p.digest_key))
+    UNION ALL
+    SELECT d.registry, d.repository, r.digest, 'referrer', d.digest, d.repo_key, r.digest_key
+    FROM deletion_closure AS d
+    JOIN keyed.referrers AS r ON r.repo_key = d.repo_key AND r.subject_key = d.digest_key
+    UNION ALL
+    SELECT d.registry, d.repository, m.digest, 'referrer', d.digest, d.repo_key, m.digest_key
+    FROM deletion_closure AS d
+    JOIN keyed.manifests AS m ON m.repo_key = d.repo_key AND m.subject_key = d.digest_key
+)
+SELECT registry, repository, digest, min(reason), min(cause), repo_key, digest_key
+FROM candidates AS n
+WHERE NOT EXISTS (
+    SELECT 1 FROM deletion_closure AS x
+    WHERE x.repo_key = n.repo_key AND x.digest_key = n.digest_key)
+GROUP BY registry, repository, digest, repo_key, digest_key

@@ -1,0 +1,323 @@
+"""Open the snapshots of a folder or object-store URL as a DuckDB connection with one view per table.
+
+Schemas:
+
+- ``main``: a view per table restricted to the selected crawl of each registry (the latest
+  committed crawl by default), the readable derived views ``blob_refs``, ``blobs`` and
+  ``manifest_facts``, and ``all_<table>`` aliases of the history views;
+- ``history``: the same views over every committed crawl;
+- ``keyed`` and ``history_keyed``: the same data with integer join keys, which the queries use
+  (``keyed`` is loaded into memory table by table as queries need it).
+
+Only committed crawls are visible (a ``crawls`` row for every shard, see
+:func:`reginventory.inventory.store.merge_shard_rows`). File paths appear only here: the queries
+read views.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import urllib.parse
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from reginventory.errors import SnapshotError
+from reginventory.inventory import schema
+from reginventory.inventory.store import SnapshotStore
+
+SQL_DIR = Path(__file__).with_name("sql")
+#: ``sql/keyed/*.sql``, in dependency order: ``{source}`` is the schema of the snapshot views,
+#: ``{target}`` the schema being built (internal names only, never user input).
+KEYED_TABLES = (
+    "tags", "manifests", "layers", "index_children", "referrers", "blob_refs", "blob_revisions",
+    "manifest_facts",
+)
+#: What each keyed table is built from.
+KEYED_DEPENDS: dict[str, tuple[str, ...]] = {
+    "tags": (),
+    "manifests": (),
+    "layers": (),
+    "index_children": (),
+    "referrers": (),
+    "blob_refs": ("manifests", "layers", "index_children"),
+    "blob_revisions": ("blob_refs",),
+    "manifest_facts": ("manifests", "index_children"),
+}
+#: ``sql/views/*.sql``: readable views (digest strings) over the keyed tables.
+READABLE_VIEWS = ("blob_refs", "blobs", "manifest_facts")
+HISTORY = "history"
+KEYED = "keyed"
+HISTORY_KEYED = "history_keyed"
+#: Where empty stand-ins of tables without any file live (views need the columns anyway).
+EMPTY = "_empty"
+#: The deletion set that ``reclaimable`` and ``cascade`` read; empty until a query binds one.
+DELETION_CLOSURE = "deletion_closure"
+
+
+def fsspec_options(root: str) -> dict[str, Any]:
+    """fsspec options equivalent to the query of a pyarrow S3 URL (``?endpoint_override=``...)."""
+    parsed = urllib.parse.urlsplit(root)
+    if parsed.scheme != "s3" or not parsed.query:
+        return {}
+    query = dict(urllib.parse.parse_qsl(parsed.query))
+    client: dict[str, Any] = {}
+    if "endpoint_override" in query:
+        endpoint = query["endpoint_override"]
+        if "://" not in endpoint:
+            endpoint = f"{query.get('scheme', 'https')}://{endpoint}"
+        client["endpoint_url"] = endpoint
+    if "region" in query:
+        client["region_name"] = query["region"]
+    return {"client_kwargs": client} if client else {}
+
+
+def partition_values(path: str) -> tuple[str, str]:
+    """The ``(registry, crawl_id)`` that a part file's Hive folders name."""
+    values: dict[str, str] = {}
+    for segment in path.split("/"):
+        key, sep, value = segment.partition("=")
+        if sep and key in schema.PARTITION_COLUMNS:
+            values[key] = urllib.parse.unquote(value)
+    if set(values) != set(schema.PARTITION_COLUMNS):
+        raise SnapshotError(f"{path}: not inside registry=<...>/crawl_id=<...> folders")
+    return values["registry"], values["crawl_id"]
+
+
+def select_crawls(
+    committed: list[dict[str, Any]], crawl: str | None = None, registry: str | None = None
+) -> list[dict[str, Any]]:
+    """The crawl to read per registry: ``crawl`` where given, else each registry's latest."""
+    rows = [r for r in committed if registry is None or r["registry"] == registry]
+    if crawl is not None:
+        chosen = [r for r in rows if r["crawl_id"] == crawl]
+        if not chosen:
+            known = ", ".join(sorted({r["crawl_id"] for r in rows})) or "none"
+            raise SnapshotError(f"no committed crawl {crawl!r}; committed crawls: {known}")
+        return chosen
+    latest: dict[str, dict[str, Any]] = {}
+    for row in rows:  # committed rows come oldest first
+        latest[row["registry"]] = row
+    return [latest[k] for k in sorted(latest)]
+
+
+class SnapshotConnection:
+    """Builds the views of one snapshot store on a DuckDB connection."""
+
+    def __init__(
+        self,
+        store: SnapshotStore,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        storage_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.store = store
+        self.con = con
+        self.storage_options = dict(storage_options or {})
+        self._scheme = store.root.split("://", 1)[0] if "://" in store.root else ""
+
+    def duckdb_path(self, path: str) -> str:
+        """A filesystem path as DuckDB reads it (through fsspec for object stores)."""
+        if self._scheme in ("", "file"):
+            return path
+        return f"{self._scheme}://{path}"
+
+    def register_filesystem(self) -> None:
+        if self._scheme in ("", "file"):
+            return
+        try:
+            import fsspec
+        except ImportError as exc:  # pragma: no cover - fsspec ships with the project's deps
+            raise SnapshotError(f"reading {self.store.root} needs fsspec: {exc}") from exc
+        options = {**fsspec_options(self.store.root), **self.storage_options}
+        self.con.register_filesystem(fsspec.filesystem(self._scheme, **options))
+
+    def check_file(self, table: str, path: str) -> None:
+        """Read a part file's footer: a corrupt file or a missing column names the path."""
+        try:
+            names = set(pq.read_schema(path, filesystem=self.store.fs).names)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise SnapshotError(f"corrupt Parquet file {path}: {exc}") from exc
+        wanted = [n for n in schema.TABLES[table].names if n not in schema.PARTITION_COLUMNS]
+        missing = [n for n in wanted if n not in names]
+        if missing:
+            raise SnapshotError(f"{path}: table {table} lacks column(s) {', '.join(missing)}")
+
+    def table_sql(self, table: str, files: list[str]) -> str:
+        columns = ", ".join(f'"{n}"' for n in schema.TABLES[table].names)
+        if not files:
+            return f'SELECT {columns} FROM {EMPTY}."{table}"'
+        paths = ", ".join(_literal(self.duckdb_path(p)) for p in files)
+        return (
+            f"SELECT {columns} FROM read_parquet([{paths}], hive_partitioning = true, "
+            "hive_types = {'registry': VARCHAR, 'crawl_id': VARCHAR}, union_by_name = true)"
+        )
+
+    def build(
+        self,
+        selected: Iterable[dict[str, Any]],
+        committed: Iterable[dict[str, Any]],
+        *,
+        materialize: bool = False,
+    ) -> None:
+        """Create the views of both schemas, and the keyed tables the queries join on."""
+        con = self.con
+        self.register_filesystem()
+        con.execute("SET TimeZone = 'UTC'")
+        # Views re-read Parquet footers each time a query binds them: keep them in memory.
+        con.execute("SET parquet_metadata_cache = true")
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {EMPTY}")
+        for name in (HISTORY, KEYED, HISTORY_KEYED):
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {name}")
+        for table, table_schema in schema.TABLES.items():
+            con.register("_arrow_empty", table_schema.empty_table())
+            con.execute(f'CREATE OR REPLACE TABLE {EMPTY}."{table}" AS SELECT * FROM _arrow_empty')
+            con.unregister("_arrow_empty")
+
+        selected_keys = {(r["registry"], r["crawl_id"]) for r in selected}
+        committed_keys = {(r["registry"], r["crawl_id"]) for r in committed}
+        # The crawls table is merged per crawl (shards summed) before it becomes a view.
+        merged = pa.Table.from_pylist(list(committed), schema=schema.CRAWLS)
+        con.register("_arrow_crawls", merged)
+        con.execute(f"CREATE OR REPLACE TABLE {EMPTY}.committed_crawls AS SELECT * FROM _arrow_crawls")
+        con.unregister("_arrow_crawls")
+        con.execute(f"CREATE OR REPLACE VIEW {HISTORY}.crawls AS SELECT * FROM {EMPTY}.committed_crawls")
+        pairs = " OR ".join(
+            f"(registry = {_literal(r)} AND crawl_id = {_literal(c)})" for r, c in sorted(selected_keys)
+        ) or "false"
+        con.execute(f"CREATE OR REPLACE VIEW main.crawls AS SELECT * FROM {HISTORY}.crawls WHERE {pairs}")
+
+        for table in schema.TABLES:
+            if table == "crawls":
+                continue
+            current: list[str] = []
+            history: list[str] = []
+            for path in self.store.table_files(table):
+                key = partition_values(path)
+                if key not in committed_keys:
+                    continue  # an uncommitted or half-committed crawl
+                self.check_file(table, path)
+                history.append(path)
+                if key in selected_keys:
+                    current.append(path)
+            con.execute(f'CREATE OR REPLACE VIEW main."{table}" AS {self.table_sql(table, current)}')
+            con.execute(f'CREATE OR REPLACE VIEW {HISTORY}."{table}" AS {self.table_sql(table, history)}')
+
+        self.build_keyed(materialize)
+        for table in schema.TABLES:
+            con.execute(f'CREATE OR REPLACE VIEW main."all_{table}" AS SELECT * FROM {HISTORY}."{table}"')
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {DELETION_CLOSURE} "
+            "(registry VARCHAR, repository VARCHAR, digest VARCHAR, reason VARCHAR, cause VARCHAR, "
+            "repo_key UBIGINT, digest_key UBIGINT)"
+        )
+
+
+    def build_keyed(self, materialize: bool) -> None:
+        """The keyed views: the snapshot tables with integer join keys, and what derives from them.
+
+        Joining on 71-character digest strings is several times slower than on integers, so
+        every table gets ``hash(registry, <digest>)`` keys. ``keyed`` (the selected crawl) starts
+        as views, which :func:`materialize_keyed` turns into in-memory tables when a query first
+        needs them (all of them now if ``materialize``); ``history_keyed`` (every crawl) stays
+        views. The readable ``blob_refs``, ``blobs`` and ``manifest_facts`` views sit on top.
+        """
+        con = self.con
+        for name in KEYED_TABLES:
+            body = _strip_semicolon((SQL_DIR / "keyed" / f"{name}.sql").read_text())
+            con.execute(
+                f"CREATE OR REPLACE VIEW {KEYED}.{name} AS {body.format(source='main', target=KEYED)}"
+            )
+            past = body.format(source=HISTORY, target=HISTORY_KEYED)
+            con.execute(f"CREATE OR REPLACE VIEW {HISTORY_KEYED}.{name} AS {past}")
+        for name in READABLE_VIEWS:
+            body = _strip_semicolon((SQL_DIR / "views" / f"{name}.sql").read_text())
+            con.execute(f"CREATE OR REPLACE VIEW main.{name} AS {body.format(target=KEYED)}")
+            con.execute(
+                f"CREATE OR REPLACE VIEW {HISTORY}.{name} AS {body.format(target=HISTORY_KEYED)}"
+            )
+        if materialize:
+            materialize_keyed(con, KEYED_TABLES)
+
+
+def keyed_closure(names: Iterable[str]) -> list[str]:
+    """The keyed tables that ``names`` need, dependencies first."""
+    wanted: set[str] = set()
+    stack = list(names)
+    while stack:
+        name = stack.pop()
+        if name in KEYED_DEPENDS and name not in wanted:
+            wanted.add(name)
+            stack.extend(KEYED_DEPENDS[name])
+    return [n for n in KEYED_TABLES if n in wanted]
+
+
+def materialize_keyed(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -> list[str]:
+    """Turn keyed views into in-memory tables (with their dependencies); returns those built.
+
+    The connection's catalog says what is loaded already, so inventories that share a
+    connection share the work.
+    """
+    loaded = {
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = ?", [KEYED]
+        ).fetchall()
+    }
+    todo = [n for n in keyed_closure(names) if n not in loaded]
+    if not todo:
+        return []
+    con.execute("SET preserve_insertion_order = false")  # parallel, order-free build
+    try:
+        for name in todo:
+            body = _strip_semicolon((SQL_DIR / "keyed" / f"{name}.sql").read_text())
+            sql = body.format(source="main", target=KEYED)
+            con.execute(f"CREATE TABLE {KEYED}._{name} AS {sql}")
+            con.execute(f"DROP VIEW {KEYED}.{name}")
+            con.execute(f"ALTER TABLE {KEYED}._{name} RENAME TO {name}")
+    finally:
+        con.execute("RESET preserve_insertion_order")
+    return todo
+
+
+def open_connection(
+    source: str | Path,
+    crawl: str | None = None,
+    *,
+    registry: str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    connection: duckdb.DuckDBPyConnection | None = None,
+    materialize: bool = False,
+) -> tuple[duckdb.DuckDBPyConnection, list[dict[str, Any]], list[dict[str, Any]]]:
+    """A connection with the views of ``source``, the selected crawls and every committed crawl."""
+    root = str(source)
+    store = SnapshotStore(root)
+    if "://" not in root and not Path(root).is_dir():
+        raise SnapshotError(f"no snapshot folder at {root}")
+    committed = store.committed_crawls()
+    if not committed:
+        staged = posixpath.join(store.base, "_staging")
+        hint = " (only uncommitted crawls in _staging)" if store.fs.get_file_info(staged).type.name == "Directory" else ""
+        raise SnapshotError(f"no committed snapshot in {root}: no crawls/ rows{hint}")
+    if registry is not None and not any(r["registry"] == registry for r in committed):
+        known = ", ".join(sorted({r["registry"] for r in committed}))
+        raise SnapshotError(f"no snapshot of registry {registry!r} in {root}; registries: {known}")
+    selected = select_crawls(committed, crawl, registry)
+    if registry is not None:
+        committed = [r for r in committed if r["registry"] == registry]
+    con = connection if connection is not None else duckdb.connect()
+    SnapshotConnection(store, con, storage_options=storage_options).build(
+        selected, committed, materialize=materialize
+    )
+    return con, selected, committed
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _strip_semicolon(sql: str) -> str:
+    return sql.strip().rstrip(";")
