@@ -380,6 +380,8 @@ class _Generator:
     def __init__(self, shape: Shape) -> None:
         self.s = shape
         self.rng = random.Random(shape.seed)
+        # base repositories are a quarter of the repositories at most
+        self.nbases = max(1, min(shape.bases, shape.repos // 4))
         self.starts = [shape.start + dt.timedelta(days=shape.crawl_days * c) for c in range(shape.crawls)]
         self.tags = _Columns(("repository", "tag", "digest", "media_type", "first"))
         self.manifests = _Columns((
@@ -414,9 +416,9 @@ class _Generator:
     # content ---------------------------------------------------------------------------
     def make_bases(self) -> list[dict[str, Any]]:
         """Base images: os roots of 1-2 layers, runtimes on top of them, per architecture."""
-        roots = max(1, self.s.bases // 4)
+        roots = max(1, self.nbases // 4)
         bases: list[dict[str, Any]] = []
-        for k in range(self.s.bases):
+        for k in range(self.nbases):
             chain: dict[str, list[tuple[str, int, str, bool]]] = {}
             for arch in ARCHES:
                 if k < roots:
@@ -522,10 +524,10 @@ class _Generator:
         end = self.starts[-1]
         for r in range(s.repos):
             n = max(1, counts[r])
-            is_base = r < s.bases
+            is_base = r < self.nbases
             repo = f"library/base-{r}" if is_base else f"team-{r % 97}/app-{r}"
             base = bases[r] if is_base else (
-                bases[-1] if self.rng.random() < s.windows else bases[self.rng.randrange(s.bases)])
+                bases[-1] if self.rng.random() < s.windows else bases[self.rng.randrange(self.nbases)])
             multiarch = not base["windows"] and self.rng.random() < s.multiarch
             attested = multiarch and self.rng.random() < s.attested
             signed = self.rng.random() < s.signed
