@@ -195,3 +195,16 @@ def test_hostile_digests_never_become_paths(tmp_path: Path) -> None:
         with pytest.raises(InvalidReferenceError):
             run(lambda c: pull_to_cache(c, "evil/app", "v1", cache), fake.url)
     assert not (tmp_path / "owned").exists() and not Path("/tmp/owned").exists()
+
+
+def test_a_registry_that_ignores_range_still_resumes_correctly(tmp_path: Path) -> None:
+    layer = bytes(range(256)) * 1000
+    with FakeRegistry() as fake:
+        digest = _fake_image(fake, layer)  # answers 200 with every byte, whatever the Range
+        cache = BlobCache(tmp_path / "app")
+        cache.ensure_folder()
+        cache.partial_path(cache.blob_path(digest)).write_bytes(layer[:100_000])
+        result = run(lambda c: pull_to_cache(c, "evil/app", "v1", cache), fake.url)
+        ranges = [s.headers.get("range") for s in fake.seen if s.path.endswith(digest)]
+    assert ranges == ["bytes=100000-"] and result.downloaded == 2
+    assert cache.blob_path(digest).read_bytes() == layer and cache.partial_files() == []

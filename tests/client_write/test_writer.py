@@ -254,3 +254,30 @@ def test_delete_index_deletes_children_no_other_tag_uses(registry: Any, unique_r
     assert report.children == (amd.digest,) and report.children_kept == (arm.digest,)
     assert present == [False, True, True]
     assert json.loads(inspect_raw(registry, f"{unique_repo}:kept"))["manifests"][0]["digest"] == arm.digest
+
+
+def test_an_upload_location_on_another_host_gets_no_credentials() -> None:
+    from harness.fake_registry import FakeRegistry, Reply
+
+    data = b"a small blob for the storage backend"
+    digest = sha256_digest(data)
+    credentials = "Basic " + __import__("base64").b64encode(b"user:secret").decode()
+    with FakeRegistry() as fake, FakeRegistry("127.0.0.2") as storage:
+        def registry_route(reply: Reply) -> Callable[[Any], Reply]:
+            return lambda seen: reply if seen.headers.get("authorization") == credentials else Reply(
+                401, {"WWW-Authenticate": 'Basic realm="fake"'}, b"{}")
+
+        fake.route("POST", "/v2/team/app/blobs/uploads/",
+                   registry_route(Reply(202, {"Location": f"{storage.url}/upload/1?sig=a%2Bb"})))
+        storage.route("PUT", "/upload/1", Reply(201, {"Docker-Content-Digest": digest}))
+
+        async def go(client: RegistryClient) -> str:
+            async with RegistryWriter(client) as writer:
+                return await writer.push_blob("team/app", bytes_source(data))
+
+        assert run(go, fake.url, username="user", password="secret") == "uploaded"
+        [put] = storage.seen
+        # The query is kept verbatim (a%2Bb stays escaped) and digest= is appended with "&".
+        assert put.method == "PUT" and put.path.replace("%3A", ":") == f"/upload/1?sig=a%2Bb&digest={digest}"
+        assert "authorization" not in put.headers
+        assert any(s.headers.get("authorization") == credentials for s in fake.seen if s.method == "POST")
