@@ -660,8 +660,13 @@ def attribute_bytes(inv: Inventory, actions: list[dict[str, Any]]) -> tuple[int,
         schema=pa.schema([("registry", pa.string()), ("repository", pa.string()), ("digest", pa.string())]),
     )
     freed = inv.run_arrow("reclaimable", deletions=table, expand=False, by="blob").to_pylist()
-    per_repo = inv.run_arrow("reclaimable", deletions=table, expand=False, by="repository").to_pylist()
     size = {(r["registry"], r["digest"]): int(r["size"] or 0) for r in freed}
+    # by="repository" of the same query, summed here rather than run a second time
+    per_repo: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for row in freed:
+        for repository in row["repositories"] or ():
+            per_repo[(row["registry"], repository)][0] += 1
+            per_repo[(row["registry"], repository)][1] += int(row["size"] or 0)
     con = inv.connection
     con.register("_plan_deletes", table)
     try:
@@ -685,7 +690,7 @@ def attribute_bytes(inv: Inventory, actions: list[dict[str, Any]]) -> tuple[int,
                 total += size[key]
         action["bytes"] = total
     reclaimable = [
-        {"registry": r["registry"], "repository": r["repository"], "blobs": int(r["blobs"]), "bytes": int(r["size"] or 0)}
-        for r in per_repo
+        {"registry": registry, "repository": repository, "blobs": blobs, "bytes": total}
+        for (registry, repository), (blobs, total) in sorted(per_repo.items(), key=lambda kv: (kv[0][0], -kv[1][1], kv[0][1]))
     ]
     return sum(size.values()), reclaimable
