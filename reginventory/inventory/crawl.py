@@ -58,6 +58,7 @@ from reginventory.inventory.content import (
 )
 from reginventory.inventory.crawl_config import CrawlOptions, CrawlTarget, options_json
 from reginventory.inventory.history import PreviousCrawl, iter_facts
+from reginventory.inventory.merge import merge_when_ready, read_ready, write_ready
 from reginventory.inventory.progress import CrawlStats, NullReporter, Reporter
 from reginventory.inventory.shard import format_shard, in_shard
 from reginventory.inventory.store import CrawlWriter, SnapshotStore
@@ -115,6 +116,9 @@ class CrawlResult:
     bytes: int
     duration: float
     resumed: bool = False
+    #: False for a shard that finished before the others: the crawl becomes visible when the
+    #: last shard finishes (and merges every shard's staging).
+    committed: bool = True
 
     @property
     def partial(self) -> bool:
@@ -212,6 +216,7 @@ class RegistryCrawl:
         self.started = _now()
         self.resumed = False
         self._finished: set[str] = set()
+        self._ready_row: dict[str, Any] | None = None
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -227,6 +232,8 @@ class RegistryCrawl:
             self.stats.tags = self.counts["tags"]
             self.stats.manifests = self.counts["manifests"]
             self.stats.errors = self.counts["errors"]
+            if self._ready_row is not None:
+                return await self._finish_shard(self._ready_row, t0)  # crawled; only the merge is left
             await self._crawl_repositories()
             self._pending.append(("errors", self._global_errors))
             self.counts["errors"] += len(self._global_errors)
@@ -250,19 +257,31 @@ class RegistryCrawl:
                 "tool_version": __version__,
             }
             assert self.writer is not None
-            await asyncio.to_thread(self.writer.commit, row)
-            self.stats.finished = time.monotonic()
-            return CrawlResult(
-                registry=self.registry, crawl_id=self.crawl_id, shard=format_shard(self.options.shard),
-                mode=self.mode, status=status, started=self.started,
-                repositories=self.counts["repositories"], tags=self.counts["tags"],
-                manifests=self.counts["manifests"], errors=self.counts["errors"],
-                requests=self.counts["requests"], bytes=self.distinct_bytes(),
-                duration=time.monotonic() - t0, resumed=self.resumed,
-            )
+            if self.options.shard[1] == 1:
+                await asyncio.to_thread(self.writer.commit, row)
+                return self._result(row, t0, committed=True)
+            await asyncio.to_thread(write_ready, self.store, self.registry, self.crawl_id, self.options.shard, row)
+            return await self._finish_shard(row, t0)
         finally:
+            self.stats.finished = time.monotonic()
             if self._client is None:
                 await client.aclose()
+
+    async def _finish_shard(self, row: dict[str, Any], t0: float) -> CrawlResult:
+        """A finished shard merges the crawl when every other shard has finished too."""
+        committed = await asyncio.to_thread(
+            merge_when_ready, self.store, self.registry, self.crawl_id, self.options.shard[1]
+        )
+        return self._result(row, t0, committed=committed)
+
+    def _result(self, row: dict[str, Any], t0: float, *, committed: bool) -> CrawlResult:
+        return CrawlResult(
+            registry=self.registry, crawl_id=self.crawl_id, shard=format_shard(self.options.shard),
+            mode=row["mode"], status=row["status"], started=row["started"],
+            repositories=row["repositories"], tags=row["tags"], manifests=row["manifests"],
+            errors=row["errors"], requests=row["requests"], bytes=self.distinct_bytes(),
+            duration=time.monotonic() - t0, resumed=self.resumed, committed=committed,
+        )
 
     def _open(self) -> None:
         """Pick the crawl id, open (or reopen) its staging, load history and the digest cache."""
@@ -285,6 +304,11 @@ class RegistryCrawl:
             raise IllegalArgumentError(f"crawl {crawl_id} of {self.registry} (shard {format_shard(shard)}) is already committed")
         self.crawl_id = crawl_id
         self.writer = writer = store.writer(self.registry, crawl_id, shard)
+        if options.resume and shard[1] > 1:
+            self._ready_row = read_ready(store, self.registry, crawl_id, shard)
+            if self._ready_row is not None:
+                self.resumed = True
+                return  # this shard had finished; the merge is what is left
         entries = writer.progress() if options.resume else []
         start = next((e for e in entries if e.get("type") == "start"), None)
         committed = store.committed_crawls(self.registry)

@@ -203,4 +203,6 @@ def summary(results: Sequence[Any]) -> str:
         )
         if r.errors:
             lines.append("  partial: see the errors table of this crawl")
+        if not getattr(r, "committed", True):
+            lines.append("  staged: the crawl becomes visible when every shard has finished")
     return "\n".join(lines)
