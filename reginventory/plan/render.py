@@ -154,8 +154,9 @@ def _action_view(action: dict[str, Any]) -> dict[str, Any]:
 
 
 def environment(template_dirs: Iterable[str | Path] = ()) -> jinja2.Environment:
-    """The report package's Jinja environment when it has one, else the same kind: autoescape on
-    for every template (``select_autoescape`` would skip ``.md`` and ``.sh``), strict undefined."""
+    """The report package's Jinja environment (an overlay of it), else one of the same kind:
+    autoescape on for every template (``select_autoescape`` would skip ``.md`` and ``.sh``; the
+    text templates turn it off themselves), undefined names are errors."""
     dirs = [str(Path(d)) for d in template_dirs] + [str(REPORTS_DIR)]
     env = _report_environment(dirs)
     if env is None:
@@ -175,23 +176,19 @@ def environment(template_dirs: Iterable[str | Path] = ()) -> jinja2.Environment:
 
 
 def _report_environment(dirs: list[str]) -> jinja2.Environment | None:
+    """An overlay of the report package's one environment (same autoescape, undefined and
+    filters) that also finds the plan templates and the user's; the report's own is untouched."""
     try:
-        from reginventory import report  # the report package's one environment factory
+        from reginventory.report.render import environment as report_environment
     except ImportError:
         return None
-    for name in ("environment", "make_environment", "jinja_environment", "create_environment"):
-        factory = getattr(report, name, None)
-        if callable(factory):
-            try:
-                env = factory()
-            except TypeError:
-                continue
-            if isinstance(env, jinja2.Environment):
-                loader = env.loader
-                extra = jinja2.FileSystemLoader(dirs)
-                env.loader = jinja2.ChoiceLoader([extra, loader]) if loader is not None else extra
-                return env
-    return None
+    base = report_environment()
+    loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(dirs)]
+    if base.loader is not None:
+        loaders.append(base.loader)
+    env = base.overlay(loader=jinja2.ChoiceLoader(loaders))
+    env.filters = dict(env.filters)  # an overlay shares the dict: ours must not leak into reports
+    return env
 
 
 def template_for(fmt: str, template_dirs: Iterable[str | Path] = ()) -> tuple[jinja2.Environment, jinja2.Template]:
