@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -58,6 +59,14 @@ def run_crawl(url: str, out: Path, max_in_flight: int, full: bool = False) -> di
         args.append("--full")
     done = subprocess.run(args, check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median duration (its other figures with it); peak RSS is the worst seen."""
+    ordered = sorted(runs, key=lambda r: r["seconds"])
+    chosen = dict(ordered[(len(ordered) - 1) // 2])
+    chosen["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+    return chosen
 
 
 def minimal_requests(out: Path) -> list[tuple[str, dict[str, str]]]:
@@ -148,6 +157,7 @@ def main() -> None:
     parser.add_argument("--replay-concurrency", default="8,16,32,64", help="concurrencies tried by the replay")
     parser.add_argument("--skopeo-repos", type=int, default=8)
     parser.add_argument("--skopeo-tags", type=int, default=5, help="tags per sampled repository")
+    parser.add_argument("--rounds", type=int, default=None, help="replay/full/incremental rounds (default 2; --big: 1)")
     parser.add_argument("--skip-replay", action="store_true", help="(default with --big)")
     parser.add_argument("--skip-skopeo", action="store_true", help="(default with --big)")
     args = parser.parse_args()
@@ -155,6 +165,7 @@ def main() -> None:
     tags = args.tags or (1000 if args.big else 50)
     skip_replay = args.skip_replay or args.big
     skip_skopeo = args.skip_skopeo or args.big
+    args.rounds = args.rounds or (1 if args.big else 2)
 
     with tempfile.TemporaryDirectory(prefix="bench-crawl-") as tmp:
         work = Path(tmp)
@@ -164,31 +175,45 @@ def main() -> None:
             seed_registry(server.url, seed, tag_method="links" if args.big else "put", storage=server.root)
             seed_seconds = time.perf_counter() - start
             distinct = {i.digest for items in seed.repositories.values() for i in items}
+            print(f"load average {os.getloadavg()[0]:.1f} at the start")
             print(f"registry {server.url}: {repos} repositories x {tags} tags = {seed.tag_count} tags, "
                   f"{len(distinct)} tagged digests (+ index children), seeded in {seed_seconds:.1f} s")
 
             replay_seconds = None
             requests: list[tuple[str, dict[str, str]]] = []
+            replays: list[float] = []
+            fulls: list[dict[str, Any]] = []
+            incrementals: list[dict[str, Any]] = []
+            best = None
             if not skip_replay:
                 warm = run_crawl(server.url, work / "warm", args.max_in_flight)  # also warms the registry
                 requests = minimal_requests(work / "warm")
                 timings = {c: asyncio.run(replay(server.url, requests, int(c))) for c in args.replay_concurrency.split(",")}
                 best = min(timings, key=lambda c: timings[c])
-                replay_seconds = timings[best]
                 print(f"\n1. raw capacity: {len(requests)} minimal requests replayed by bare aiohttp")
                 for c, seconds in timings.items():
                     print(f"   {c:>3} in flight: {seconds:6.2f} s  {len(requests) / seconds:6.0f} req/s")
-                print(f"   best: {replay_seconds:.2f} s at {best} in flight (warm-up crawl: {warm['seconds']:.2f} s)")
-
-            full = run_crawl(server.url, work / "snapshots", args.max_in_flight, full=True)
-            incremental = run_crawl(server.url, work / "snapshots", args.max_in_flight)
-            print(f"\n2. reginventory crawl ({args.max_in_flight} in flight, one process each)")
+                print(f"   fastest at {best} in flight (warm-up crawl: {warm['seconds']:.2f} s)")
+            # Rounds interleave the replay and the crawls, so that load from elsewhere on the
+            # machine hits them alike; medians are reported.
+            for round_ in range(args.rounds):
+                if best is not None:
+                    replays.append(asyncio.run(replay(server.url, requests, int(best))))
+                fulls.append(run_crawl(server.url, work / f"snapshots-{round_}", args.max_in_flight, full=True))
+                incrementals.append(run_crawl(server.url, work / f"snapshots-{round_}", args.max_in_flight))
+            if replays:
+                replay_seconds = statistics.median(replays)
+                print(f"   replay at {best} in flight, per round: {', '.join(f'{x:.2f}' for x in replays)} s "
+                      f"-> median {replay_seconds:.2f} s")
+            full = median_run(fulls)
+            incremental = median_run(incrementals)
+            print(f"\n2. reginventory crawl ({args.max_in_flight} in flight, one process each, median of {args.rounds})")
             for name, r in (("full", full), ("incremental", incremental)):
                 print(
                     f"   {name:11s} {r['seconds']:6.2f} s  {r['requests']:6d} requests  "
                     f"{r['requests'] / r['seconds']:6.0f} req/s  {r['tags'] / r['seconds']:7.0f} tags/s  "
                     f"{r['requests'] / r['tags']:.3f} req/tag  peak RSS {r['peak_rss_mb']:.0f} MB  "
-                    f"[{r['status']}, {r['manifests']} manifest rows]"
+                    f"CPU {r['cpu_seconds']:.1f} s  [{r['status']}, {r['manifests']} manifest rows]"
                 )
             assert full["mode"] == "full" and incremental["mode"] == "incremental"
 
@@ -201,6 +226,7 @@ def main() -> None:
                     f"-> {skopeo['extrapolated_seconds']:.0f} s for every tag"
                 )
 
+        print(f"\nload average {os.getloadavg()[0]:.1f} at the end (2 cores here; other work on the machine slows everything)")
         print("\ntargets")
         checks: list[tuple[str, bool]] = []
         if replay_seconds is not None:

@@ -30,7 +30,6 @@ from harness.images import (  # noqa: E402
     Blob,
     Built,
     ImageSpec,
-    Layer,
     build_attestation,
     build_image,
     build_index,

@@ -19,6 +19,25 @@ Failures of one repository, tag or manifest are recorded in the ``errors`` table
 goes on (status ``partial``). A registry that stops answering (a restart) is waited for up to
 ``reconnect_seconds``. A crawl is visible only once committed; an interrupted one is resumed
 with ``resume=True`` from its last checkpoint.
+
+What the rows mean (the columns themselves are in :mod:`reginventory.inventory.schema`):
+
+- ``tags``: every tag of every crawled repository except cosign-style ``sha256-<hex>.sig|.att|
+  .sbom`` tags and the OCI referrers fallback tag ``sha256-<hex>``, which go to ``referrers``
+  (``source='tag'``, the subject taken from the tag name). ``first_seen`` is carried from the
+  previous committed crawl when the tag pointed at the same digest, else this crawl's start.
+- ``manifests``: one row per repository and digest reached: ``reached_by`` is ``tag``, ``index``
+  (child of a reached index), ``referrer`` (cosign/fallback tag, OCI referrers API, child of a
+  fallback index) or ``history`` (seen by the previous crawl, reached by nothing now, still
+  answering a HEAD by digest: an untagged revision that still holds storage). ``tagged`` is true
+  when any tag, cosign tags included, points at it. Configs are fetched for images only.
+- ``layers`` and ``index_children``: once per registry and digest per crawl (carried from the
+  previous crawl's rows for known digests in incremental mode; merged across shards).
+- ``referrers``: ``source`` ``tag``, ``subject`` (the manifest's ``subject`` field) or ``api``
+  (the OCI referrers API, asked only when one probe shows the registry has it).
+- ``errors``: ``stage`` ``catalog``, ``tags``, ``manifest``, ``config``, ``referrers`` or
+  ``history``; ``reference`` is the tag, or the digest when it is known. A digest named in an
+  error is fetched again by the next incremental crawl.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ unchanged registry makes one request per tag plus the list pages."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from reginventory.cli.main import app, load_commands
 from reginventory.inventory.crawl import COSIGN_TAG_RE, crawl
-from reginventory.inventory.crawl_config import CrawlOptions, CrawlTarget
+from reginventory.inventory.crawl_config import CrawlTarget
 from reginventory.inventory.store import SnapshotStore
 
 pytestmark = pytest.mark.needs_registry
