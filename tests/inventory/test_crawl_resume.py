@@ -68,8 +68,11 @@ def test_killed_crawl_is_invisible_and_resumes(seeded: Seeded, seeded_reference:
     for table in schema.TABLES:
         assert store.read_table(table).num_rows == 0, table
     [crawl_id] = store.interrupted_crawls(seeded.server.host)
-    finished = _finished(_progress_files(out)[0])
+    progress = _progress_files(out)[0]
+    finished = _finished(progress)
     assert 0 < len(finished) < len(seeded.pushed)
+    with progress.open("a") as f:  # as if killed while rewriting the progress file
+        f.write('{"type": "checkpoint", "repositories": ["seed/re')
 
     log_offset = seeded.server.log_size()
     [result] = crawl(CrawlTarget(seeded.url), str(out), CrawlOptions(resume=True))
