@@ -427,7 +427,7 @@ class RegistryCrawl:
     async def _repositories(self) -> AsyncIterator[str]:
         """Repository names to crawl: the explicit list or the catalog, filtered and sharded."""
         if self.target.repositories:
-            names: Iterable[str] = self.target.repositories
+            names: Iterable[str] = self.target.repository_names()
             self.stats.repositories_listed = len(self.target.repositories)
             for name in names:
                 yield name

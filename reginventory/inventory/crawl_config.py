@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from reginventory.client.reference import validate_repository
+from reginventory.client.reference import DOCKER_HUB, DOCKER_HUB_API, validate_repository
 from reginventory.client.registry_client import RegistryClient
 from reginventory.client.transport import DEFAULT_MAX_IN_FLIGHT, RetryPolicy, TLSOptions, resolve_base_url
 from reginventory.errors import ConfigError, IllegalArgumentError, InvalidReferenceError
@@ -114,10 +114,23 @@ class CrawlTarget:
             return False
         return self.repo is None or re.search(self.repo, repository) is not None
 
+    @property
+    def is_docker_hub(self) -> bool:
+        return self.registry in (DOCKER_HUB, "index.docker.io", DOCKER_HUB_API)
+
+    def repository_names(self) -> tuple[str, ...]:
+        """The explicit list; on Docker Hub a one-component name is an official image (library/)."""
+        if not self.is_docker_hub:
+            return self.repositories
+        return tuple(name if "/" in name else f"library/{name}" for name in self.repositories)
+
     def client(self, retry: RetryPolicy = CRAWL_RETRY) -> RegistryClient:
         """The one client of this registry for a crawl (its limits are the target's)."""
+        url = self.url
+        if self.is_docker_hub:
+            url = f"https://{DOCKER_HUB_API}"  # docker.io names the registry; this host serves it
         return RegistryClient(
-            self.url, username=self.username, password=self.password, use_docker_config=self.use_docker_config,
+            url, username=self.username, password=self.password, use_docker_config=self.use_docker_config,
             tls=self.tls, plain_http=self.plain_http, allow_insecure=self.allow_insecure,
             max_in_flight=self.max_in_flight, rate=self.rate, retry=retry,
         )

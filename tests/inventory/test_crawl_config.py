@@ -113,3 +113,10 @@ repositories = ["{unique_repo}"]
     assert [(t["repository"], t["tag"], t["digest"]) for t in tags] == [(unique_repo, "v1", image.digest)]
     crawls = dicts(str(tmp_path / "out"), "crawls")
     assert registry_basic.password not in crawls[0]["options"]
+
+
+def test_docker_hub_names() -> None:
+    target = CrawlTarget("docker.io", repositories=("alpine", "bitnami/redis"))
+    assert target.registry == "docker.io" and target.is_docker_hub
+    assert target.repository_names() == ("library/alpine", "bitnami/redis")
+    assert CrawlTarget("http://127.0.0.1:5000", repositories=("alpine",)).repository_names() == ("alpine",)
