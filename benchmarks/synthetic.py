@@ -252,6 +252,8 @@ class RegistryModel:
             tagged = set(repo_tags.values())
             children = {c.digest for d in present for c in self.content[d].children}
             for tag, digest in sorted(repo_tags.items()):
+                if self.content[digest].subject and tag == cosign_tag(self.content[digest].subject):
+                    continue  # like the crawler: cosign tags are filed under referrers
                 key = (repository, tag, digest)
                 first = self._first_tag.setdefault(key, started)
                 tags.append(
@@ -263,8 +265,8 @@ class RegistryModel:
                 m = self.content[digest]
                 seen.add(digest)
                 reached = (
-                    "tag" if digest in tagged else "index" if digest in children
-                    else "referrer" if m.subject else "history"
+                    "referrer" if m.subject else "tag" if digest in tagged
+                    else "index" if digest in children else "history"
                 )
                 first = self._first_manifest.setdefault((repository, digest), started)
                 os_, arch, variant = m.platform or (None, None, None)
@@ -567,9 +569,9 @@ class _Generator:
                     sig_gone = NEVER if dangling else gone
                     payload = [(self.digest(), self.size(200, 400), COSIGN_PAYLOAD, False)]
                     sig, _, _ = self.add_image(repo, born, sig_gone, (born, sig_gone), payload, created,
-                                               None, kind=schema.KIND_SIGNATURE, subject=digest)
-                    tag = cosign_tag(digest)
-                    self.tags.add(born, sig_gone, repository=repo, tag=tag, digest=sig, media_type=OCI_MANIFEST)
+                                               None, kind=schema.KIND_SIGNATURE, reached="referrer",
+                                               subject=digest)
+                    tag = cosign_tag(digest)  # not a row of tags: the crawler files it here
                     self.referrers.add(born, sig_gone, repository=repo, subject_digest=digest, digest=sig,
                                        kind=schema.KIND_SIGNATURE, source="tag", tag=tag)
                 if sbom:

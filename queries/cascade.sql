@@ -17,12 +17,18 @@
 --   kind VARCHAR: image | index | artifact | signature | attestation | sbom; null when absent
 --   reason VARCHAR: requested | index child | referrer
 --   cause VARCHAR: the deleted index or subject that drags it along; null when requested
---   tags VARCHAR[]: tags that go with it (deleting a digest deletes its tags), sorted
+--   tags VARCHAR[]: tags that go with it (deleting a digest deletes its tags, cosign tags
+--       included), sorted
 --   size BIGINT: compressed bytes (config + layers)
 --   present BOOLEAN: the manifest is in the snapshot
-WITH removed_tags AS (
+WITH all_tags AS (
+    SELECT repo_key, digest_key, tag FROM keyed.tags
+    UNION
+    SELECT repo_key, digest_key, tag FROM keyed.referrers WHERE tag IS NOT NULL
+),
+removed_tags AS (
     SELECT t.repo_key, t.digest_key, list(t.tag ORDER BY t.tag) AS tags
-    FROM keyed.tags AS t
+    FROM all_tags AS t
     SEMI JOIN deletion_closure AS d ON d.repo_key = t.repo_key AND d.digest_key = t.digest_key
     GROUP BY t.repo_key, t.digest_key
 )

@@ -38,8 +38,18 @@ by_digest AS (
     SEMI JOIN shared_digests AS s ON s.digest_key = t.digest_key
     GROUP BY t.digest_key
 ),
+candidates AS (
+    -- identical layer sets imply the same layer count and layer bytes: only such images
+    -- need their layers compared
+    SELECT digest_key
+    FROM (SELECT DISTINCT t.digest_key, m.layer_count, m.layers_size
+          FROM tagged AS t
+          JOIN keyed.manifests AS m ON m.digest_key = t.digest_key
+          WHERE t.kind = 'image')
+    QUALIFY count(*) OVER (PARTITION BY layer_count, layers_size) > 1
+),
 images AS (
-    SELECT DISTINCT digest_key FROM tagged WHERE kind = 'image'
+    SELECT digest_key FROM candidates
 ),
 layer_sets AS MATERIALIZED (
     SELECT digest_key, count(*) AS n, sum(layer_key::HUGEINT) AS s1,

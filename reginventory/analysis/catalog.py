@@ -209,7 +209,7 @@ def parse_query(name: str, text: str, path: Path | None = None) -> Query:
     if not sql:
         raise SnapshotError(f"{where}: no SQL after the header")
     uses = frozenset(re.findall(r"\$([a-z_][a-z0-9_]*)", sql))
-    keyed = frozenset(re.findall(r"(?<![a-z_])keyed\.([a-z_]+)", sql))
+    keyed = frozenset(re.findall(r"(?<![a-z_])(?:history_)?keyed\.([a-z_]+)", sql))
     return Query(
         name=name,
         summary=first["summary"].strip(),

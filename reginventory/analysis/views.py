@@ -6,8 +6,10 @@ Schemas:
   committed crawl by default), the readable derived views ``blob_refs``, ``blobs`` and
   ``manifest_facts``, and ``all_<table>`` aliases of the history views;
 - ``history``: the same views over every committed crawl;
-- ``keyed`` and ``history_keyed``: the same data with integer join keys, which the queries use
-  (``keyed`` is loaded into memory table by table as queries need it).
+- ``keyed`` and ``history_keyed``: the same data with integer join keys, which the queries use.
+  ``keyed`` is loaded into memory table by table as queries need it; ``history_keyed`` is
+  ``keyed`` plus ``other_keyed`` (the crawls that are not selected, read from Parquet);
+- ``other``: the snapshot views of the committed crawls that are not selected.
 
 Only committed crawls are visible (a ``crawls`` row for every shard, see
 :func:`reginventory.inventory.store.merge_shard_rows`). File paths appear only here: the queries
@@ -52,6 +54,8 @@ READABLE_VIEWS = ("blob_refs", "blobs", "manifest_facts")
 HISTORY = "history"
 KEYED = "keyed"
 HISTORY_KEYED = "history_keyed"
+OTHER = "other"
+OTHER_KEYED = "other_keyed"
 #: Where empty stand-ins of tables without any file live (views need the columns anyway).
 EMPTY = "_empty"
 #: The deletion set that ``reclaimable`` and ``cascade`` read; empty until a query binds one.
@@ -170,7 +174,7 @@ class SnapshotConnection:
         # Views re-read Parquet footers each time a query binds them: keep them in memory.
         con.execute("SET parquet_metadata_cache = true")
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {EMPTY}")
-        for name in (HISTORY, KEYED, HISTORY_KEYED):
+        for name in (HISTORY, KEYED, HISTORY_KEYED, OTHER, OTHER_KEYED):
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {name}")
         for table, table_schema in schema.TABLES.items():
             con.register("_arrow_empty", table_schema.empty_table())
@@ -195,16 +199,17 @@ class SnapshotConnection:
                 continue
             current: list[str] = []
             history: list[str] = []
+            others: list[str] = []
             for path in self.store.table_files(table):
                 key = partition_values(path)
                 if key not in committed_keys:
                     continue  # an uncommitted or half-committed crawl
                 self.check_file(table, path)
                 history.append(path)
-                if key in selected_keys:
-                    current.append(path)
+                (current if key in selected_keys else others).append(path)
             con.execute(f'CREATE OR REPLACE VIEW main."{table}" AS {self.table_sql(table, current)}')
             con.execute(f'CREATE OR REPLACE VIEW {HISTORY}."{table}" AS {self.table_sql(table, history)}')
+            con.execute(f'CREATE OR REPLACE VIEW {OTHER}."{table}" AS {self.table_sql(table, others)}')
 
         self.build_keyed(materialize)
         for table in schema.TABLES:
@@ -222,8 +227,8 @@ class SnapshotConnection:
         Joining on 71-character digest strings is several times slower than on integers, so
         every table gets ``hash(registry, <digest>)`` keys. ``keyed`` (the selected crawl) starts
         as views, which :func:`materialize_keyed` turns into in-memory tables when a query first
-        needs them (all of them now if ``materialize``); ``history_keyed`` (every crawl) stays
-        views. The readable ``blob_refs``, ``blobs`` and ``manifest_facts`` views sit on top.
+        needs them (all of them now if ``materialize``); ``history_keyed`` (every crawl) is
+        ``keyed`` plus views over the other crawls. The readable ``blob_refs``, ``blobs`` and ``manifest_facts`` views sit on top.
         """
         con = self.con
         for name in KEYED_TABLES:
@@ -231,8 +236,14 @@ class SnapshotConnection:
             con.execute(
                 f"CREATE OR REPLACE VIEW {KEYED}.{name} AS {body.format(source='main', target=KEYED)}"
             )
-            past = body.format(source=HISTORY, target=HISTORY_KEYED)
-            con.execute(f"CREATE OR REPLACE VIEW {HISTORY_KEYED}.{name} AS {past}")
+            other = body.format(source=OTHER, target=OTHER_KEYED)
+            con.execute(f"CREATE OR REPLACE VIEW {OTHER_KEYED}.{name} AS {other}")
+            # Every crawl: the selected one from `keyed` (in memory once loaded), the rest from
+            # Parquet. A filter on crawl_id reaches both sides and prunes the Parquet files.
+            con.execute(
+                f"CREATE OR REPLACE VIEW {HISTORY_KEYED}.{name} AS "
+                f"SELECT * FROM {KEYED}.{name} UNION ALL SELECT * FROM {OTHER_KEYED}.{name}"
+            )
         for name in READABLE_VIEWS:
             body = _strip_semicolon((SQL_DIR / "views" / f"{name}.sql").read_text())
             con.execute(f"CREATE OR REPLACE VIEW main.{name} AS {body.format(target=KEYED)}")

@@ -8,8 +8,8 @@ WITH content AS (
            any_value(registry) AS registry,
            any_value(digest) AS digest,
            any_value(kind) AS kind,
-           any_value(os) AS os,
-           any_value(architecture) AS architecture,
+           any_value(nullif(os, '')) AS os,
+           any_value(nullif(architecture, '')) AS architecture,
            any_value(nullif(variant, '')) AS variant,
            any_value(created) AS created
     FROM {target}.manifests
