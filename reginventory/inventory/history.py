@@ -49,17 +49,20 @@ def read_partition(store: SnapshotStore, table: str, registry: str, crawl_id: st
 
 
 class _ByRepository:
-    """An Arrow table sorted by repository, sliced one repository at a time."""
+    """An Arrow table read one repository at a time, through an index sorted by repository
+    (the rows themselves are not copied: that keeps the peak memory of a large history low)."""
 
     def __init__(self, table: pa.Table) -> None:
-        self.table = table.sort_by("repository") if table.num_rows else table
+        self.table = table
         self.offsets: dict[str, tuple[int, int]] = {}
-        if not self.table.num_rows:
+        self.order = pa.array([], pa.uint64())
+        if not table.num_rows:
             return
-        counts = pc.value_counts(self.table["repository"])
-        ordered = sorted((v["values"].as_py(), v["counts"].as_py()) for v in counts)
+        self.order = pc.sort_indices(table, sort_keys=[("repository", "ascending")])
+        counts = pc.value_counts(table["repository"].take(self.order))
         start = 0
-        for name, count in ordered:
+        for entry in counts:  # in order of first appearance: the sorted order
+            name, count = entry["values"].as_py(), entry["counts"].as_py()
             self.offsets[name] = (start, count)
             start += count
 
@@ -67,7 +70,7 @@ class _ByRepository:
         where = self.offsets.get(repository)
         if where is None:
             return []
-        return self.table.slice(*where).to_pylist()
+        return self.table.take(self.order.slice(*where)).to_pylist()
 
 
 class PreviousCrawl:
