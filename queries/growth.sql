@@ -54,39 +54,37 @@ pairs AS MATERIALIZED (
     )
 ),
 tags_from AS (
-    SELECT t.repo_key, t.registry, t.repository, t.tag, t.digest_key
+    SELECT t.repo_key, hash(t.tag) AS tag_key, t.digest_key
     FROM history_keyed.tags AS t
     SEMI JOIN pairs AS p ON p.from_key = t.crawl_key
     WHERE CAST($from_crawl AS VARCHAR) IS NULL OR t.crawl_id = CAST($from_crawl AS VARCHAR)
 ),
 tags_to AS (
-    SELECT t.repo_key, t.registry, t.repository, t.tag, t.digest_key
+    SELECT t.repo_key, hash(t.tag) AS tag_key, t.digest_key
     FROM history_keyed.tags AS t
     SEMI JOIN pairs AS p ON p.to_key = t.crawl_key
     WHERE CAST($to_crawl AS VARCHAR) IS NULL OR t.crawl_id = CAST($to_crawl AS VARCHAR)
 ),
 tag_changes AS (
     SELECT coalesce(a.repo_key, b.repo_key) AS repo_key,
-           any_value(coalesce(a.registry, b.registry)) AS registry,
-           any_value(coalesce(a.repository, b.repository)) AS repository,
-           count(a.tag) AS tags_before,
-           count(b.tag) AS tags_after,
-           count(*) FILTER (WHERE a.tag IS NULL) AS tags_added,
-           count(*) FILTER (WHERE b.tag IS NULL) AS tags_removed,
+           count(a.tag_key) AS tags_before,
+           count(b.tag_key) AS tags_after,
+           count(*) FILTER (WHERE a.tag_key IS NULL) AS tags_added,
+           count(*) FILTER (WHERE b.tag_key IS NULL) AS tags_removed,
            count(*) FILTER (WHERE a.digest_key <> b.digest_key) AS tags_moved
     FROM tags_from AS a
-    FULL JOIN tags_to AS b ON a.repo_key = b.repo_key AND a.tag = b.tag
+    FULL JOIN tags_to AS b ON a.repo_key = b.repo_key AND a.tag_key = b.tag_key
     GROUP BY 1
 ),
 blobs_from AS (
-    SELECT DISTINCT r.repo_key, r.registry, r.repository, r.blob_key, r.size
+    SELECT DISTINCT r.repo_key, r.blob_key, r.size
     FROM history_keyed.blob_refs AS r
     SEMI JOIN pairs AS p ON p.from_key = r.crawl_key
     WHERE NOT r."foreign"
       AND (CAST($from_crawl AS VARCHAR) IS NULL OR r.crawl_id = CAST($from_crawl AS VARCHAR))
 ),
 blobs_to AS (
-    SELECT DISTINCT r.repo_key, r.registry, r.repository, r.blob_key, r.size
+    SELECT DISTINCT r.repo_key, r.blob_key, r.size
     FROM history_keyed.blob_refs AS r
     SEMI JOIN pairs AS p ON p.to_key = r.crawl_key
     WHERE NOT r."foreign"
@@ -94,8 +92,6 @@ blobs_to AS (
 ),
 blob_changes AS (
     SELECT coalesce(a.repo_key, b.repo_key) AS repo_key,
-           any_value(coalesce(a.registry, b.registry)) AS registry,
-           any_value(coalesce(a.repository, b.repository)) AS repository,
            coalesce(sum(a.size), 0) AS size_before,
            coalesce(sum(b.size), 0) AS size_after,
            coalesce(sum(b.size) FILTER (WHERE a.blob_key IS NULL), 0) AS size_added,
@@ -104,12 +100,16 @@ blob_changes AS (
     FULL JOIN blobs_to AS b ON a.repo_key = b.repo_key AND a.blob_key = b.blob_key
     GROUP BY 1
 ),
-repositories AS (
-    SELECT repo_key, registry, repository FROM tag_changes
-    UNION
-    SELECT repo_key, registry, repository FROM blob_changes
+names AS (
+    -- every repository of either crawl holds a manifest: name them from there
+    SELECT m.repo_key, any_value(m.registry) AS registry, any_value(m.repository) AS repository
+    FROM history_keyed.manifests AS m
+    SEMI JOIN pairs AS p ON p.from_key = m.crawl_key OR p.to_key = m.crawl_key
+    WHERE (CAST($from_crawl AS VARCHAR) IS NULL OR CAST($to_crawl AS VARCHAR) IS NULL
+           OR m.crawl_id IN (CAST($from_crawl AS VARCHAR), CAST($to_crawl AS VARCHAR)))
+    GROUP BY m.repo_key
 )
-SELECT r.registry, r.repository, p.from_crawl, p.to_crawl,
+SELECT n.registry, n.repository, p.from_crawl, p.to_crawl,
        coalesce(t.tags_before, 0) AS tags_before,
        coalesce(t.tags_after, 0) AS tags_after,
        coalesce(t.tags_added, 0) AS tags_added,
@@ -119,8 +119,8 @@ SELECT r.registry, r.repository, p.from_crawl, p.to_crawl,
        CAST(coalesce(b.size_after, 0) AS BIGINT) AS size_after,
        CAST(coalesce(b.size_added, 0) AS BIGINT) AS size_added,
        CAST(coalesce(b.size_removed, 0) AS BIGINT) AS size_removed
-FROM repositories AS r
-JOIN pairs AS p ON p.registry = r.registry
-LEFT JOIN tag_changes AS t ON t.repo_key = r.repo_key
-LEFT JOIN blob_changes AS b ON b.repo_key = r.repo_key
-ORDER BY r.registry, r.repository
+FROM names AS n
+JOIN pairs AS p ON p.registry = n.registry
+LEFT JOIN tag_changes AS t ON t.repo_key = n.repo_key
+LEFT JOIN blob_changes AS b ON b.repo_key = n.repo_key
+ORDER BY n.registry, n.repository
