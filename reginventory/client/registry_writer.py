@@ -44,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -100,24 +101,26 @@ PLACEHOLDER_LABEL = "io.reginventory.placeholder"
 EMPTY_JSON = b"{}"
 EMPTY_DIGEST = sha256_digest(EMPTY_JSON)
 
-#: Hashing runs here: hashlib releases the GIL on large buffers, so a second core hashes while
-#: the event loop moves bytes. Each stream keeps at most one update in flight, so order holds.
-_HASH_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="reginventory-hash")
+#: Pieces a stream may have queued for hashing (and writing) before the reader waits: the reader
+#: keeps the socket busy while a second core hashes, and memory stays bounded (pieces are ~1 MiB).
+HASH_BACKLOG = 4
 
 
 class StreamDigest:
     """Digest (and optionally write to a file) the pieces of a stream, in a worker thread.
 
-    ``await update(piece)`` waits for the previous piece only, so hashing piece *n* overlaps with
-    the network I/O of piece *n + 1*. :meth:`close` waits for the last one (call it in ``finally``
-    before closing the file).
+    hashlib releases the GIL on large buffers, so a second core hashes (and writes) while the
+    event loop moves bytes. Each stream has its own worker thread, so its pieces are processed in
+    order; ``update`` only waits when :data:`HASH_BACKLOG` pieces are queued. :meth:`close` waits
+    for the queue to drain (call it in ``finally`` before closing the file).
     """
 
     def __init__(self, digest: str, sink: Any = None) -> None:
         self.digest = validate_digest(digest)
         self._hash = hasher_for(digest)
         self._sink = sink
-        self._pending: Future[None] | None = None
+        self._pending: deque[Future[None]] = deque()
+        self._worker: ThreadPoolExecutor | None = None
         self.size = 0
 
     def _work(self, piece: bytes | memoryview) -> None:
@@ -126,14 +129,15 @@ class StreamDigest:
             self._sink.write(piece)
 
     async def update(self, piece: bytes | memoryview) -> None:
-        if self._pending is not None:
-            await asyncio.wrap_future(self._pending)
         self.size += len(piece)
-        if len(piece) < 64 * 1024:  # not worth a thread hop
-            self._pending = None
+        if len(piece) < 64 * 1024 and not self._pending:  # not worth a thread hop
             self._work(piece)
-        else:
-            self._pending = _HASH_POOL.submit(self._work, piece)
+            return
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reginventory-hash")
+        self._pending.append(self._worker.submit(self._work, piece))
+        while len(self._pending) > HASH_BACKLOG:
+            await asyncio.wrap_future(self._pending.popleft())
 
     def feed_sync(self, piece: bytes | memoryview) -> None:
         """Hash bytes that are already on disk (no write to the sink), from a worker thread."""
@@ -141,18 +145,20 @@ class StreamDigest:
         self.size += len(piece)
 
     async def flush(self) -> None:
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            await asyncio.wrap_future(pending)
+        """Wait until every piece so far is hashed (and written); raise what the worker raised."""
+        while self._pending:
+            await asyncio.wrap_future(self._pending.popleft())
 
     def close(self) -> None:
-        """Block until the last piece is processed (safe from ``finally`` in a cancelled task)."""
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
+        """Block until the queue is drained and stop the worker (safe in a cancelled task's ``finally``)."""
+        while self._pending:
             try:
-                pending.result()
-            except Exception:  # noqa: BLE001 - the caller is already failing
+                self._pending.popleft().result()
+            except Exception:  # noqa: BLE001 - the caller is already failing or will check
                 pass
+        if self._worker is not None:
+            self._worker.shutdown(wait=True)
+            self._worker = None
 
     @property
     def actual(self) -> str:
