@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from reginventory.analysis.views import DELETION_CLOSURE, SQL_DIR
+from reginventory.analysis.names import DELETION_CLOSURE, SQL_DIR
 from reginventory.errors import SnapshotError
 
 COLUMNS = ("registry", "repository", "digest")

@@ -12,7 +12,8 @@ import pyarrow as pa
 from reginventory.analysis.catalog import Catalog, Query, SnapshotDefault
 from reginventory.analysis.runner import execute
 from reginventory.errors import SnapshotError
-from reginventory.analysis.views import KEYED_TABLES, materialize_keyed, open_connection
+from reginventory.analysis.keyed import KEYED_TABLES, materialize_keyed
+from reginventory.analysis.views import open_connection
 
 #: The keyed tables the deletion cascade joins (sql/cascade_step.sql).
 CASCADE_TABLES = ("manifests", "index_children", "referrers")

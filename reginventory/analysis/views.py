@@ -27,39 +27,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from reginventory.analysis.keyed import build_keyed
+from reginventory.analysis.names import DELETION_CLOSURE, EMPTY, HISTORY, OTHER, SCHEMAS
 from reginventory.errors import SnapshotError
 from reginventory.inventory import schema
 from reginventory.inventory.store import SnapshotStore
 
-SQL_DIR = Path(__file__).with_name("sql")
-#: ``sql/keyed/*.sql``, in dependency order: ``{source}`` is the schema of the snapshot views,
-#: ``{target}`` the schema being built (internal names only, never user input).
-KEYED_TABLES = (
-    "tags", "manifests", "layers", "index_children", "referrers", "blob_refs", "blob_revisions",
-    "manifest_facts",
-)
-#: What each keyed table is built from.
-KEYED_DEPENDS: dict[str, tuple[str, ...]] = {
-    "tags": (),
-    "manifests": (),
-    "layers": (),
-    "index_children": (),
-    "referrers": (),
-    "blob_refs": ("manifests", "layers", "index_children"),
-    "blob_revisions": ("blob_refs",),
-    "manifest_facts": ("manifests", "index_children"),
-}
-#: ``sql/views/*.sql``: readable views (digest strings) over the keyed tables.
-READABLE_VIEWS = ("blob_refs", "blobs", "manifest_facts")
-HISTORY = "history"
-KEYED = "keyed"
-HISTORY_KEYED = "history_keyed"
-OTHER = "other"
-OTHER_KEYED = "other_keyed"
-#: Where empty stand-ins of tables without any file live (views need the columns anyway).
-EMPTY = "_empty"
-#: The deletion set that ``reclaimable`` and ``cascade`` read; empty until a query binds one.
-DELETION_CLOSURE = "deletion_closure"
 
 
 def fsspec_options(root: str) -> dict[str, Any]:
@@ -174,7 +147,7 @@ class SnapshotConnection:
         # Views re-read Parquet footers each time a query binds them: keep them in memory.
         con.execute("SET parquet_metadata_cache = true")
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {EMPTY}")
-        for name in (HISTORY, KEYED, HISTORY_KEYED, OTHER, OTHER_KEYED):
+        for name in SCHEMAS:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {name}")
         for table, table_schema in schema.TABLES.items():
             con.register("_arrow_empty", table_schema.empty_table())
@@ -211,7 +184,7 @@ class SnapshotConnection:
             con.execute(f'CREATE OR REPLACE VIEW {HISTORY}."{table}" AS {self.table_sql(table, history)}')
             con.execute(f'CREATE OR REPLACE VIEW {OTHER}."{table}" AS {self.table_sql(table, others)}')
 
-        self.build_keyed(materialize)
+        build_keyed(con, materialize)
         for table in schema.TABLES:
             con.execute(f'CREATE OR REPLACE VIEW main."all_{table}" AS SELECT * FROM {HISTORY}."{table}"')
         con.execute(
@@ -219,79 +192,6 @@ class SnapshotConnection:
             "(registry VARCHAR, repository VARCHAR, digest VARCHAR, reason VARCHAR, cause VARCHAR, "
             "repo_key UBIGINT, digest_key UBIGINT)"
         )
-
-
-    def build_keyed(self, materialize: bool) -> None:
-        """The keyed views: the snapshot tables with integer join keys, and what derives from them.
-
-        Joining on 71-character digest strings is several times slower than on integers, so
-        every table gets ``hash(registry, <digest>)`` keys. ``keyed`` (the selected crawl) starts
-        as views, which :func:`materialize_keyed` turns into in-memory tables when a query first
-        needs them (all of them now if ``materialize``); ``history_keyed`` (every crawl) is
-        ``keyed`` plus views over the other crawls. The readable ``blob_refs``, ``blobs`` and ``manifest_facts`` views sit on top.
-        """
-        con = self.con
-        for name in KEYED_TABLES:
-            body = _strip_semicolon((SQL_DIR / "keyed" / f"{name}.sql").read_text())
-            con.execute(
-                f"CREATE OR REPLACE VIEW {KEYED}.{name} AS {body.format(source='main', target=KEYED)}"
-            )
-            other = body.format(source=OTHER, target=OTHER_KEYED)
-            con.execute(f"CREATE OR REPLACE VIEW {OTHER_KEYED}.{name} AS {other}")
-            # Every crawl: the selected one from `keyed` (in memory once loaded), the rest from
-            # Parquet. A filter on crawl_id reaches both sides and prunes the Parquet files.
-            con.execute(
-                f"CREATE OR REPLACE VIEW {HISTORY_KEYED}.{name} AS "
-                f"SELECT * FROM {KEYED}.{name} UNION ALL SELECT * FROM {OTHER_KEYED}.{name}"
-            )
-        for name in READABLE_VIEWS:
-            body = _strip_semicolon((SQL_DIR / "views" / f"{name}.sql").read_text())
-            con.execute(f"CREATE OR REPLACE VIEW main.{name} AS {body.format(target=KEYED)}")
-            con.execute(
-                f"CREATE OR REPLACE VIEW {HISTORY}.{name} AS {body.format(target=HISTORY_KEYED)}"
-            )
-        if materialize:
-            materialize_keyed(con, KEYED_TABLES)
-
-
-def keyed_closure(names: Iterable[str]) -> list[str]:
-    """The keyed tables that ``names`` need, dependencies first."""
-    wanted: set[str] = set()
-    stack = list(names)
-    while stack:
-        name = stack.pop()
-        if name in KEYED_DEPENDS and name not in wanted:
-            wanted.add(name)
-            stack.extend(KEYED_DEPENDS[name])
-    return [n for n in KEYED_TABLES if n in wanted]
-
-
-def materialize_keyed(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -> list[str]:
-    """Turn keyed views into in-memory tables (with their dependencies); returns those built.
-
-    The connection's catalog says what is loaded already, so inventories that share a
-    connection share the work.
-    """
-    loaded = {
-        row[0]
-        for row in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE schema_name = ?", [KEYED]
-        ).fetchall()
-    }
-    todo = [n for n in keyed_closure(names) if n not in loaded]
-    if not todo:
-        return []
-    con.execute("SET preserve_insertion_order = false")  # parallel, order-free build
-    try:
-        for name in todo:
-            body = _strip_semicolon((SQL_DIR / "keyed" / f"{name}.sql").read_text())
-            sql = body.format(source="main", target=KEYED)
-            con.execute(f"CREATE TABLE {KEYED}._{name} AS {sql}")
-            con.execute(f"DROP VIEW {KEYED}.{name}")
-            con.execute(f"ALTER TABLE {KEYED}._{name} RENAME TO {name}")
-    finally:
-        con.execute("RESET preserve_insertion_order")
-    return todo
 
 
 def open_connection(
@@ -328,7 +228,3 @@ def open_connection(
 
 def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
-
-
-def _strip_semicolon(sql: str) -> str:
-    return sql.strip().rstrip(";")

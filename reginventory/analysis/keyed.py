@@ -1,0 +1,109 @@
+"""Keyed tables: the snapshot tables with integer join keys, and what derives from them.
+
+Joining on 71-character digest strings is several times slower than on integers, so every
+table gets ``hash(registry, <digest>)`` keys (64-bit; a collision between two of a registry's
+few million digests is about as likely as 1 in 10^6, and would only merge two blobs' rows).
+The SQL is in ``sql/keyed/``; ``{source}`` names the schema of snapshot views a file reads and
+``{target}`` the schema it builds in (internal names, never user input).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import duckdb
+
+from reginventory.analysis.names import (
+    HISTORY, HISTORY_KEYED, KEYED, OTHER, OTHER_KEYED, SQL_DIR, strip_semicolon,
+)
+
+#: ``sql/keyed/*.sql``, in dependency order: ``{source}`` is the schema of the snapshot views,
+#: ``{target}`` the schema being built (internal names only, never user input).
+KEYED_TABLES = (
+    "tags", "manifests", "layers", "index_children", "referrers", "blob_refs", "blob_revisions",
+    "manifest_facts",
+)
+#: What each keyed table is built from.
+KEYED_DEPENDS: dict[str, tuple[str, ...]] = {
+    "tags": (),
+    "manifests": (),
+    "layers": (),
+    "index_children": (),
+    "referrers": (),
+    "blob_refs": ("manifests", "layers", "index_children"),
+    "blob_revisions": ("blob_refs",),
+    "manifest_facts": ("manifests", "index_children"),
+}
+#: ``sql/views/*.sql``: readable views (digest strings) over the keyed tables.
+READABLE_VIEWS = ("blob_refs", "blobs", "manifest_facts")
+
+
+def build_keyed(con: duckdb.DuckDBPyConnection, materialize: bool = False) -> None:
+    """Create the keyed views of every scope, and the readable views on top of them.
+
+    ``keyed`` (the selected crawl) starts as views, which :func:`materialize_keyed` turns into
+    in-memory tables when a query first needs them (all of them now if ``materialize``);
+    ``history_keyed`` (every crawl) is ``keyed`` plus ``other_keyed``, views over the crawls
+    that are not selected. ``blob_refs``, ``blobs`` and ``manifest_facts`` sit on top.
+    """
+    for name in KEYED_TABLES:
+        body = strip_semicolon((SQL_DIR / "keyed" / f"{name}.sql").read_text())
+        con.execute(
+            f"CREATE OR REPLACE VIEW {KEYED}.{name} AS {body.format(source='main', target=KEYED)}"
+        )
+        other = body.format(source=OTHER, target=OTHER_KEYED)
+        con.execute(f"CREATE OR REPLACE VIEW {OTHER_KEYED}.{name} AS {other}")
+        # Every crawl: the selected one from `keyed` (in memory once loaded), the rest from
+        # Parquet. A filter on crawl_id reaches both sides and prunes the Parquet files.
+        con.execute(
+            f"CREATE OR REPLACE VIEW {HISTORY_KEYED}.{name} AS "
+            f"SELECT * FROM {KEYED}.{name} UNION ALL SELECT * FROM {OTHER_KEYED}.{name}"
+        )
+    for name in READABLE_VIEWS:
+        body = strip_semicolon((SQL_DIR / "views" / f"{name}.sql").read_text())
+        con.execute(f"CREATE OR REPLACE VIEW main.{name} AS {body.format(target=KEYED)}")
+        con.execute(
+            f"CREATE OR REPLACE VIEW {HISTORY}.{name} AS {body.format(target=HISTORY_KEYED)}"
+        )
+    if materialize:
+        materialize_keyed(con, KEYED_TABLES)
+
+
+def keyed_closure(names: Iterable[str]) -> list[str]:
+    """The keyed tables that ``names`` need, dependencies first."""
+    wanted: set[str] = set()
+    stack = list(names)
+    while stack:
+        name = stack.pop()
+        if name in KEYED_DEPENDS and name not in wanted:
+            wanted.add(name)
+            stack.extend(KEYED_DEPENDS[name])
+    return [n for n in KEYED_TABLES if n in wanted]
+
+
+def materialize_keyed(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -> list[str]:
+    """Turn keyed views into in-memory tables (with their dependencies); returns those built.
+
+    The connection's catalog says what is loaded already, so inventories that share a
+    connection share the work.
+    """
+    loaded = {
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = ?", [KEYED]
+        ).fetchall()
+    }
+    todo = [n for n in keyed_closure(names) if n not in loaded]
+    if not todo:
+        return []
+    con.execute("SET preserve_insertion_order = false")  # parallel, order-free build
+    try:
+        for name in todo:
+            body = strip_semicolon((SQL_DIR / "keyed" / f"{name}.sql").read_text())
+            sql = body.format(source="main", target=KEYED)
+            con.execute(f"CREATE TABLE {KEYED}._{name} AS {sql}")
+            con.execute(f"DROP VIEW {KEYED}.{name}")
+            con.execute(f"ALTER TABLE {KEYED}._{name} RENAME TO {name}")
+    finally:
+        con.execute("RESET preserve_insertion_order")
+    return todo

@@ -1,0 +1,21 @@
+"""Names the analysis layer shares: schemas, the SQL folder, internal tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SQL_DIR = Path(__file__).with_name("sql")
+HISTORY = "history"
+KEYED = "keyed"
+HISTORY_KEYED = "history_keyed"
+OTHER = "other"
+OTHER_KEYED = "other_keyed"
+#: Where empty stand-ins of tables without any file live (views need the columns anyway).
+EMPTY = "_empty"
+SCHEMAS = (HISTORY, KEYED, HISTORY_KEYED, OTHER, OTHER_KEYED, EMPTY)
+#: The deletion set that ``reclaimable`` and ``cascade`` read; empty until a query binds one.
+DELETION_CLOSURE = "deletion_closure"
+
+
+def strip_semicolon(sql: str) -> str:
+    return sql.strip().rstrip(";")
