@@ -44,6 +44,7 @@ from reginventory.errors import (
     DigestMismatchError,
     IllegalArgumentError,
     ManifestError,
+    NotFoundError,
     PlatformNotFoundError,
     RegistryUnavailableError,
 )
@@ -268,7 +269,11 @@ async def copy_image(
 
         async def one(blob: BlobRef) -> None:
             if blob.size is None:  # schema1 descriptors have no sizes
-                blob = BlobRef(blob.digest, await src.head_blob(src_repository, blob.digest))
+                size = await src.head_blob(src_repository, blob.digest)
+                if size is None:
+                    raise NotFoundError("blob unknown to the source", registry=src.host, repository=src_repository,
+                                        reference=blob.digest)
+                blob = BlobRef(blob.digest, size)
             outcome = await writer.push_blob(dst_repository, registry_source(src, src_repository, blob), mount_from=mount_from)
             stats.count(outcome, blob.size or 0)
 
