@@ -26,38 +26,49 @@
 WITH deleted AS (
     SELECT DISTINCT repo_key, digest_key FROM deletion_closure
 ),
-touched AS (
-    -- blobs that deleted manifests reference, with how many deleted revisions do
-    SELECT r.blob_key,
-           any_value(r.registry) AS registry,
-           CASE min(CASE r.kind WHEN 'manifest' THEN 1 WHEN 'config' THEN 2 ELSE 3 END)
-               WHEN 1 THEN 'manifest' WHEN 2 THEN 'config' ELSE 'layer' END AS kind,
-           max(r.size) AS size,
-           list(DISTINCT r.repository ORDER BY r.repository) AS repositories,
-           count(*) AS deleted_refs
+deleted_refs AS MATERIALIZED (
+    -- the references that deleted manifest revisions make
+    SELECT r.*
     FROM keyed.blob_refs AS r
     SEMI JOIN deleted AS d ON d.repo_key = r.repo_key AND d.digest_key = r.digest_key
-    GROUP BY r.blob_key
 ),
-freed AS (
+touched AS (
+    SELECT blob_key,
+           min(CASE kind WHEN 'manifest' THEN 1 WHEN 'config' THEN 2 ELSE 3 END) AS kind_rank,
+           max(size) AS size,
+           count(*) AS deleted_refs
+    FROM deleted_refs
+    GROUP BY blob_key
+),
+freed_keys AS MATERIALIZED (
     -- freed: every reference to the blob comes from a deleted revision, and it is stored
     SELECT t.*
     FROM touched AS t
     JOIN keyed.blob_revisions AS b ON b.blob_key = t.blob_key
     WHERE b.refs = t.deleted_refs AND NOT b."foreign"
 ),
+freed AS (
+    SELECT f.blob_key, any_value(r.registry) AS registry,
+           CASE any_value(f.kind_rank) WHEN 1 THEN 'manifest' WHEN 2 THEN 'config' ELSE 'layer' END
+               AS kind,
+           any_value(f.size) AS size,
+           list(DISTINCT r.repository ORDER BY r.repository) AS repositories
+    FROM freed_keys AS f
+    JOIN deleted_refs AS r ON r.blob_key = f.blob_key
+    GROUP BY f.blob_key
+),
 names AS (
     SELECT digest_key AS blob_key, any_value(digest) AS digest FROM keyed.manifests
-    SEMI JOIN freed AS f ON f.blob_key = digest_key GROUP BY digest_key
+    SEMI JOIN freed_keys AS f ON f.blob_key = digest_key GROUP BY digest_key
     UNION
     SELECT config_key, any_value(config_digest) FROM keyed.manifests
-    SEMI JOIN freed AS f ON f.blob_key = config_key GROUP BY config_key
+    SEMI JOIN freed_keys AS f ON f.blob_key = config_key GROUP BY config_key
     UNION
     SELECT layer_key, any_value(layer_digest) FROM keyed.layers
-    SEMI JOIN freed AS f ON f.blob_key = layer_key GROUP BY layer_key
+    SEMI JOIN freed_keys AS f ON f.blob_key = layer_key GROUP BY layer_key
     UNION
     SELECT child_key, any_value(child_digest) FROM keyed.index_children
-    SEMI JOIN freed AS f ON f.blob_key = child_key GROUP BY child_key
+    SEMI JOIN freed_keys AS f ON f.blob_key = child_key GROUP BY child_key
 ),
 named AS (
     SELECT f.*, n.digest
