@@ -21,8 +21,23 @@ if str(ROOT) not in sys.path:
 
 import pyarrow as pa  # noqa: E402
 
+from reginventory.client import transport  # noqa: E402
 from reginventory.inventory.crawl import crawl  # noqa: E402
 from reginventory.inventory.crawl_config import CrawlOptions, CrawlTarget  # noqa: E402
+
+
+RETRIES = 0
+_backoff = transport.RetryPolicy.backoff
+
+
+def _counting_backoff(self: transport.RetryPolicy, attempt: int) -> float:
+    """Count the client's retries (each waits a backoff): they are requests too."""
+    global RETRIES
+    RETRIES += 1
+    return _backoff(self, attempt)
+
+
+transport.RetryPolicy.backoff = _counting_backoff  # type: ignore[method-assign]
 
 
 def main() -> None:
@@ -52,6 +67,7 @@ def main() -> None:
                 "tags": result.tags,
                 "manifests": result.manifests,
                 "errors": result.errors,
+                "retries": RETRIES,
                 "cpu_seconds": usage.ru_utime + usage.ru_stime - cpu_before,
                 "peak_rss_mb": usage.ru_maxrss / 1024,
                 "rss_before_mb": rss_before / 1024,

@@ -400,6 +400,7 @@ class _Generator:
         self.referrers = _Columns(("repository", "subject_digest", "digest", "kind", "artifact_type", "source", "tag"))
         # `latest` moves: per repository, the builds in order with their spans.
         self.builds: dict[str, list[tuple[int, int, str, str]]] = {}
+        self.context: dict[str, tuple[Any, ...]] = {}  # per repository: what its builds share
 
     def digest(self) -> str:
         return "sha256:%064x" % self.rng.getrandbits(256)
@@ -582,6 +583,24 @@ class _Generator:
                     self.referrers.add(born, gone, repository=repo, subject_digest=digest, digest=ref,
                                        kind=schema.KIND_SBOM, artifact_type=SPDX, source="api")
             self.builds[repo] = builds
+            self.context[repo] = (base, deps, multiarch, attested)
+        self.top_up()
+
+    def top_up(self) -> None:
+        """New builds in the last crawl until it holds ``tags`` tags (deletions took some)."""
+        last = self.s.crawls - 1
+        tags = self.tags.data
+        present = sum(1 for b, g in zip(tags["born"], tags["gone"]) if b <= last < g)
+        present += sum(1 for builds in self.builds.values() if any(b <= last < g for b, g, _, _ in builds))
+        repos = list(self.context)
+        for i in range(max(0, self.s.tags - present)):
+            repo = repos[self.rng.randrange(len(repos))]
+            base, deps, multiarch, attested = self.context[repo]
+            created = self.starts[-1] - dt.timedelta(seconds=self.rng.randrange(1, 7 * 86400))
+            digest, media = self.add_build(repo, base, deps, multiarch, attested, created,
+                                           last, NEVER, NEVER, False)
+            self.tags.add(last, NEVER, repository=repo, tag=f"new-{i}", digest=digest, media_type=media)
+            self.builds[repo].append((last, NEVER, digest, media))
 
     # writing -----------------------------------------------------------------------------
     def latest_tags(self, crawl: int) -> pa.Table:
