@@ -38,8 +38,8 @@ def parse_timestamp(text: str) -> dt.datetime:
 def parse_text(param: Param, text: str) -> Any:
     """Convert the text of ``--param key=value`` to the parameter's type."""
     kind = param.type
-    if text.lower() == "null" and kind != "VARCHAR":
-        return None
+    if text.lower() == "null" and kind != "DELETIONS":
+        return None  # --param protect=null: no value
     try:
         if kind == "INTEGER":
             return int(text)

@@ -105,6 +105,7 @@ def test_parameters_from_the_command_line() -> None:
     values = parse_assignments(stale, ["days=30", "keep=2", "as_of=2024-05-01", "protect=^v1$"])
     assert values == {"days": 30, "keep": 2, "protect": "^v1$",
                       "as_of": dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)}
+    assert parse_assignments(stale, ["protect=null"]) == {"protect": None}
     bound = bind(stale, {"days": 7})
     assert bound["keep"] == 3 and bound["protect"] == "^latest$"
     assert isinstance(bound["as_of"], dt.datetime) and bound["as_of"].tzinfo is not None
