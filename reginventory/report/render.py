@@ -1,0 +1,216 @@
+"""Rendering: the one Jinja environment, the HTML and Markdown reports, and the files they make.
+
+The environment escapes every ``{{ value }}`` (autoescape is on unconditionally, whatever the
+template's extension: ``select_autoescape`` would leave ``.md.j2`` and ``.j2`` unescaped) and
+turns an undefined name into an error (``StrictUndefined``). The Markdown filters escape for
+Markdown themselves and return ``Markup`` so that HTML escaping does not apply twice.
+
+The HTML page is one file: its stylesheet and script come from ``reports/`` and are inlined; a
+Content-Security-Policy allows exactly that script and stylesheet (by hash) and nothing from the
+network, so even an escaping mistake could not run injected script.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import io
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from reginventory.report.build import ReportData
+from reginventory.report.format import iso_time
+from reginventory.report.model import Report
+
+#: Templates and static assets: ``reports/`` at the project root (like ``queries/``).
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "reports"
+HTML_TEMPLATE = "report.html.j2"
+MARKDOWN_TEMPLATE = "report.md.j2"
+STYLE_ASSET = "report.css"
+SCRIPT_ASSET = "report.js"
+#: Rows of each table in the Markdown report (for chat, pull requests and CI logs).
+MARKDOWN_ROWS = 10
+FORMATS = ("html", "md")
+#: Characters that mean something in Markdown (CommonMark + GFM tables), escaped with a backslash.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~&])")
+#: Cells starting with these are formulas to a spreadsheet (CSV injection): prefix a quote.
+_FORMULA_PATTERN = r"^[=+\-@\t\r]"
+
+
+@functools.lru_cache(maxsize=4)
+def environment(folder: str | None = None) -> Environment:
+    """The report's Jinja environment: autoescape always on, undefined names are errors."""
+    env = Environment(
+        loader=FileSystemLoader(folder or str(TEMPLATES_DIR)),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["md"] = markdown_text
+    env.filters["mdcode"] = markdown_code
+    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": True}
+    return env
+
+
+def markdown_text(value: Any) -> Markup:
+    """Plain text made safe for Markdown: special characters escaped, one line."""
+    text = " ".join(str(value).split())
+    return Markup(_MD_SPECIAL.sub(r"\\\1", text))
+
+
+def markdown_code(value: Any) -> Markup:
+    """A code span (`tag`), safe inside a GFM table cell."""
+    text = " ".join(str(value).split())
+    if not text:
+        return Markup("")
+    fence = "`"
+    while fence in text:
+        fence += "`"
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    # A pipe ends a table cell even inside a code span; GFM unescapes \| there.
+    body = text.replace("|", "\\|")
+    return Markup(f"{fence}{pad}{body}{pad}{fence}")
+
+
+@dataclass(frozen=True)
+class Assets:
+    """The stylesheet and script inlined in the page, and their CSP hashes."""
+
+    style: Markup
+    script: Markup
+    style_hash: str
+    script_hash: str
+
+
+def assets(folder: str | None = None) -> Assets:
+    root = Path(folder or TEMPLATES_DIR)
+    style = (root / STYLE_ASSET).read_text(encoding="utf-8")
+    script = (root / SCRIPT_ASSET).read_text(encoding="utf-8")
+    if "</" in script or "</" in style:  # would end the inline element early
+        raise ValueError("inline assets must not contain '</'")
+    return Assets(Markup(style), Markup(script), _csp_hash(style), _csp_hash(script))
+
+
+def _csp_hash(text: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+
+
+def render_html(report: Report, *, folder: str | None = None) -> str:
+    """The self-contained HTML page of a report."""
+    page_assets = assets(folder)
+    script_data = {
+        "tables": {t.id: {"pageSize": t.page_size, "total": t.total} for t in report.tables},
+        "generated": report.generated,
+    }
+    template = environment(folder).get_template(HTML_TEMPLATE)
+    return template.render(report=report, assets=page_assets, csp=csp(page_assets), script_data=script_data)
+
+
+def render_markdown(report: Report, *, rows: int = MARKDOWN_ROWS, folder: str | None = None) -> str:
+    """The Markdown summary: headline figures and the top rows of each table."""
+    template = environment(folder).get_template(MARKDOWN_TEMPLATE)
+    return template.render(report=report, rows=rows)
+
+
+def files_dir_for(out: Path) -> Path:
+    """``reports/weekly.html`` -> ``reports/weekly-files``: where cut tables' CSV files go."""
+    return out.with_name(f"{out.stem}-files")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write next to the target and rename: a reader never sees half a report."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_csv_files(report: Report, data: ReportData, files_dir: Path) -> list[Path]:
+    """The full result of every table the page cut, as ``<files_dir>/<table>.csv``.
+
+    CSV files of this report's tables that a previous run left and this one does not need are
+    removed, so that a link never points at stale data.
+    """
+    written: list[Path] = []
+    wanted = {t.id: t for t in report.tables if t.csv}
+    for table_id, table in wanted.items():
+        source = data.results.get("changes" if table_id == "changes" else table.query)
+        if source is None:
+            continue
+        files_dir.mkdir(parents=True, exist_ok=True)
+        path = files_dir / f"{table_id}.csv"
+        write_bytes_atomic(path, to_csv(source))
+        written.append(path)
+    if files_dir.is_dir():
+        for table in report.tables:
+            stale = files_dir / f"{table.id}.csv"
+            if table.id not in wanted and stale.exists():
+                stale.unlink()
+        if not any(files_dir.iterdir()):
+            files_dir.rmdir()
+    return written
+
+
+def to_csv(table: pa.Table) -> bytes:
+    """A query result as CSV: lists joined by spaces, maps as key=value, times in UTC ISO."""
+    columns = {name: _csv_column(table.column(name)) for name in table.column_names}
+    out = io.BytesIO()
+    pacsv.write_csv(pa.table(columns) if columns else table, out)
+    return out.getvalue()
+
+
+def _csv_column(column: pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    kind = column.type
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        if pa.types.is_string(kind.value_type):
+            return _guard_formula(pc.binary_join(column, " "))
+        return pa.array([" ".join(str(v) for v in value or []) for value in column.to_pylist()], pa.string())
+    if pa.types.is_map(kind):
+        return _guard_formula(
+            pa.array([" ".join(f"{k}={v}" for k, v in (value or [])) for value in column.to_pylist()], pa.string())
+        )
+    if pa.types.is_timestamp(kind):
+        seconds = pc.cast(column, pa.timestamp("s", tz="UTC"), safe=False)
+        return pc.strftime(seconds, format="%Y-%m-%dT%H:%M:%SZ")
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return _guard_formula(column)
+    return column
+
+
+def _guard_formula(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Prefix a quote to text a spreadsheet would run as a formula (CSV injection)."""
+    risky = pc.match_substring_regex(column, _FORMULA_PATTERN)
+    return pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+
+
+def csp(page_assets: Assets) -> str:
+    """The page's Content-Security-Policy: its own script and style, nothing from anywhere."""
+    return (
+        "default-src 'none'; "
+        f"script-src '{page_assets.script_hash}'; "
+        f"style-src '{page_assets.style_hash}'; "
+        "img-src data:; base-uri 'none'; form-action 'none'"
+    )
