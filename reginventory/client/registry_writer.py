@@ -5,8 +5,8 @@
   ``Location``); otherwise a monolithic upload (POST, then PUT ``?digest=`` with the bytes) for
   blobs up to :data:`MONOLITHIC_MAX_BYTES`, and a chunked upload for larger ones: PATCHes with
   ``Content-Range`` of at most ``chunk_size`` bytes, each body streamed straight from the source
-  (a registry GET or a file), then an empty PUT ``?digest=``. Bytes are hashed as they pass, in
-  a worker thread, and the closing PUT is only sent when they match the digest.
+  (a registry GET or a file), then an empty PUT ``?digest=``. Bytes are hashed as they pass
+  and the closing PUT is only sent when they match the digest.
 - ``Location`` is resolved against the URL of the request that returned it (relative or absolute),
   its query (the upload state) is kept verbatim and ``digest=`` appended with ``&``. A Location on
   another host gets no ``Authorization`` header (the credentials are the registry's, not the
@@ -44,8 +44,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -101,64 +99,37 @@ PLACEHOLDER_LABEL = "io.reginventory.placeholder"
 EMPTY_JSON = b"{}"
 EMPTY_DIGEST = sha256_digest(EMPTY_JSON)
 
-#: Pieces a stream may have queued for hashing (and writing) before the reader waits: the reader
-#: keeps the socket busy while a second core hashes, and memory stays bounded (pieces are ~1 MiB).
-HASH_BACKLOG = 4
-
-
 class StreamDigest:
-    """Digest (and optionally write to a file) the pieces of a stream, in a worker thread.
+    """Digest (and optionally write to a file) the pieces of a stream as they pass.
 
-    hashlib releases the GIL on large buffers, so a second core hashes (and writes) while the
-    event loop moves bytes. Each stream has its own worker thread, so its pieces are processed in
-    order; ``update`` only waits when :data:`HASH_BACKLOG` pieces are queued. :meth:`close` waits
-    for the queue to drain (call it in ``finally`` before closing the file).
+    The work is done inline, on the event loop: measured on 2 cores, handing each 1 MiB piece
+    to a worker thread cost more (GIL hand-offs, thread wake-ups) than it saved, for copies and
+    pulls alike (a 256 MiB pull: 1.4-2.4 s inline, 2.2-4.4 s threaded). ``update`` stays a
+    coroutine so a future implementation can move the work off the loop.
     """
 
     def __init__(self, digest: str, sink: Any = None) -> None:
         self.digest = validate_digest(digest)
         self._hash = hasher_for(digest)
         self._sink = sink
-        self._pending: deque[Future[None]] = deque()
-        self._worker: ThreadPoolExecutor | None = None
         self.size = 0
 
-    def _work(self, piece: bytes | memoryview) -> None:
+    async def update(self, piece: bytes | memoryview) -> None:
+        self.size += len(piece)
         self._hash.update(piece)
         if self._sink is not None:
             self._sink.write(piece)
 
-    async def update(self, piece: bytes | memoryview) -> None:
-        self.size += len(piece)
-        if len(piece) < 64 * 1024 and not self._pending:  # not worth a thread hop
-            self._work(piece)
-            return
-        if self._worker is None:
-            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reginventory-hash")
-        self._pending.append(self._worker.submit(self._work, piece))
-        while len(self._pending) > HASH_BACKLOG:
-            await asyncio.wrap_future(self._pending.popleft())
-
     def feed_sync(self, piece: bytes | memoryview) -> None:
-        """Hash bytes that are already on disk (no write to the sink), from a worker thread."""
+        """Hash bytes that are already on disk (no write to the sink); usable from a worker thread."""
         self._hash.update(piece)
         self.size += len(piece)
 
     async def flush(self) -> None:
-        """Wait until every piece so far is hashed (and written); raise what the worker raised."""
-        while self._pending:
-            await asyncio.wrap_future(self._pending.popleft())
+        """Nothing is queued: kept for callers that flush before checking."""
 
     def close(self) -> None:
-        """Block until the queue is drained and stop the worker (safe in a cancelled task's ``finally``)."""
-        while self._pending:
-            try:
-                self._pending.popleft().result()
-            except Exception:  # noqa: BLE001 - the caller is already failing or will check
-                pass
-        if self._worker is not None:
-            self._worker.shutdown(wait=True)
-            self._worker = None
+        """Nothing to wait for: kept so callers can close in ``finally`` whatever the implementation."""
 
     @property
     def actual(self) -> str:
@@ -166,7 +137,6 @@ class StreamDigest:
 
     async def check(self, **context: Any) -> None:
         """Raise DigestMismatchError unless the bytes seen hash to the digest."""
-        await self.flush()
         if self.actual != self.digest:
             raise DigestMismatchError(f"blob bytes hash to {self.actual}, not {self.digest}", **context)
 
