@@ -331,7 +331,8 @@ class _Run:
                 return
         writer = None
         for position, action in enumerate(pending):
-            await self.journal.log(action["id"], "started")
+            # Not waited for: a rerun re-checks every unfinished action whatever its last line.
+            await self.journal.log(action["id"], "started", wait=False)
             writer = writer or self.writer(action["registry"])
             try:
                 gone = await self._delete(writer, action)
@@ -487,6 +488,7 @@ async def apply_plan_async(
         await run.run()
     finally:
         await run.close()
+        await journal.drain()
         journal.close()
     results = [run.results.get(a["id"]) or ActionResult(
         a["id"], a["action"], a["registry"], a["repository"], a["digest"], list(a.get("tags") or []), "failed",

@@ -96,16 +96,27 @@ class Journal:
         self.last[action_id] = entry
         return entry
 
-    async def log(self, action_id: int, state: str, reason: str | None = None) -> Entry:
-        """:meth:`record` for concurrent actions: returns once the line is on disk (group commit)."""
+    async def log(self, action_id: int, state: str, reason: str | None = None, *, wait: bool = True) -> Entry:
+        """:meth:`record` for concurrent actions: returns once the line is on disk (group commit).
+
+        ``wait=False`` queues the line without waiting for its fsync (it is written, in order,
+        with the next commit): for ``started``, which a resume does not depend on, since a
+        rerun checks every unfinished action against the registry anyway.
+        """
         entry, line = self._entry(action_id, state, reason)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((line, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
-        await future
+        if wait:
+            await future
         self.last[action_id] = entry
         return entry
+
+    async def drain(self) -> None:
+        """Wait until every queued line is on disk."""
+        while self._flusher is not None and not self._flusher.done():
+            await asyncio.shield(self._flusher)
 
     async def _flush(self) -> None:
         while self._pending:
