@@ -172,6 +172,23 @@ def groups_of(actions: Iterable[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return list(grouped.values())
 
 
+def interleave(groups: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+    """Groups taken round-robin over repositories (plan order within each): the groups in flight
+    then work on different repositories, so that one repository's tag scan does not hold every
+    slot, and distribution's per-repository DELETE cost (it reads every tag) is spread."""
+    queues: dict[tuple[str, str], list[list[dict[str, Any]]]] = {}
+    for group in groups:
+        queues.setdefault((group[0]["registry"], group[0]["repository"]), []).append(group)
+    out: list[list[dict[str, Any]]] = []
+    position = 0
+    while len(out) < len(groups):
+        for queue in queues.values():
+            if position < len(queue):
+                out.append(queue[position])
+        position += 1
+    return out
+
+
 class _Run:
     def __init__(
         self,
@@ -466,7 +483,7 @@ class _Run:
             if group[0]["action"] == "untag":
                 self.untags_left[(group[0]["registry"], group[0]["repository"])] += 1
         copies = [g for g in groups_of(pending) if g[0]["action"] == "copy"]
-        others = [g for g in groups_of(pending) if g[0]["action"] != "copy"]
+        others = interleave([g for g in groups_of(pending) if g[0]["action"] != "copy"])
         for phase in (copies, others):
             await asyncio.gather(*(self.run_group(group, slots) for group in phase))
 
