@@ -25,6 +25,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,  # a traceback must never print a password
+    rich_markup_mode=None,  # help texts say os/arch[/variant]: brackets are text, not markup
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import inspect
 import sys
+import typing
 from dataclasses import dataclass
 from typing import Annotated, Any, Callable, Optional, TypeVar
 
@@ -114,7 +115,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 def with_connection(func: F) -> F:
     """Add the shared connection options to a command; it receives them as ``conn: Connection``."""
     signature = inspect.signature(func)
-    params = [p for name, p in signature.parameters.items() if name != "conn"]
+    # Resolve the command's own annotations in its module (they may be postponed strings),
+    # so Typer still sees their help texts and option names through the wrapper.
+    hints = {k: v for k, v in typing.get_type_hints(func, include_extras=True).items() if k not in ("conn", "return")}
+    params = [
+        p.replace(annotation=hints.get(name, p.annotation))
+        for name, p in signature.parameters.items()
+        if name != "conn"
+    ]
     params += [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
         for name, (annotation, default) in _SHARED.items()
@@ -126,6 +134,5 @@ def with_connection(func: F) -> F:
         return func(*args, conn=connection(**values), **kwargs)
 
     wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
-    hints = {k: v for k, v in getattr(func, "__annotations__", {}).items() if k != "conn"}
     wrapper.__annotations__ = {**hints, **{name: annotation for name, (annotation, _) in _SHARED.items()}}
     return wrapper  # type: ignore[return-value]
