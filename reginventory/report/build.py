@@ -93,11 +93,15 @@ class ReportData:
     def previous_crawl(self, registry: str) -> dict[str, Any] | None:
         """The committed crawl of a registry that started just before its selected crawl."""
         current = next(c for c in self.crawls if c["registry"] == registry)
-        earlier = [
-            c for c in self.history
-            if c["registry"] == registry and utc(c["started"]) < utc(current["started"])  # type: ignore[operator]
-        ]
-        return max(earlier, key=lambda c: utc(c["started"])) if earlier else None  # type: ignore[arg-type,return-value]
+        return previous_crawl(self.history, current)
+
+
+def previous_crawl(history: list[dict[str, Any]], crawl: dict[str, Any]) -> dict[str, Any] | None:
+    """The committed crawl of the same registry that started just before ``crawl``."""
+    started = utc(crawl["started"])
+    assert started is not None
+    earlier = [c for c in history if c["registry"] == crawl["registry"] and (utc(c["started"]) or started) < started]
+    return max(earlier, key=lambda c: (utc(c["started"]), c["crawl_id"])) if earlier else None
 
 
 @dataclass(frozen=True)
@@ -170,16 +174,11 @@ def collect(
         run(name)
     run("tag_ages", own, as_of=as_of)
     run("crawl_errors", own)
-    has_previous = any(
-        c["registry"] != s["registry"] or c["crawl_id"] != s["crawl_id"]
-        for s in inventory.crawls for c in inventory.history
-        if c["registry"] == s["registry"] and utc(c["started"]) < utc(s["started"])  # type: ignore[operator]
-    )
-    if has_previous:
+    if any(previous_crawl(inventory.history, s) for s in inventory.crawls):
         growth = run("growth")
+        # A registry without an earlier crawl counts everything as added: not a change.
         results["growth"] = growth.filter(pc.is_valid(growth.column("from_crawl")))
-    top = repo_sizes.sort_by([("size", "descending"), ("registry", "ascending"), ("repository", "ascending")])
-    top = top.slice(0, sections)
+    top = T.top_rows(repo_sizes, T.REPOSITORIES.order, sections)
     names = sorted(set(top.column("repository").to_pylist()))
     if names:
         run("repository_tags", own, repositories=names, per_repository=SECTION_TAGS)
@@ -265,7 +264,7 @@ def build(data: ReportData, options: Options = Options(), thresholds: Sequence[T
     multi = len(data.registries) > 1
     results = data.results
     repo_sizes = results["repo_sizes"]
-    ordered_repos = repo_sizes.sort_by(list(T.REPOSITORIES.order)).slice(0, options.max_repository_rows)
+    ordered_repos = T.top_rows(repo_sizes, T.REPOSITORIES.order, options.max_repository_rows)
     keys = list(zip(ordered_repos.column("registry").to_pylist(), ordered_repos.column("repository").to_pylist()))
     anchors = repo_anchors(keys, multi)
     section_keys = keys[: options.sections]

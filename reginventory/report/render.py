@@ -30,8 +30,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from reginventory.report.build import ReportData
-from reginventory.report.format import iso_time
 from reginventory.report.model import Report
+from reginventory.report.tables import FINDINGS
 
 #: Templates and static assets: ``reports/`` at the project root (like ``queries/``).
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "reports"
@@ -42,8 +42,10 @@ SCRIPT_ASSET = "report.js"
 #: Rows of each table in the Markdown report (for chat, pull requests and CI logs).
 MARKDOWN_ROWS = 10
 FORMATS = ("html", "md")
-#: Characters that mean something in Markdown (CommonMark + GFM tables), escaped with a backslash.
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~&])")
+#: Characters that mean something anywhere in a line of Markdown (CommonMark + GFM tables:
+#: emphasis, code, links, HTML, entities, cell ends), escaped with a backslash. Templates never
+#: start a line with a value, so line-start markers (#, +, -, 1.) need no escaping.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~&])")
 #: Cells starting with these are formulas to a spreadsheet (CSV injection): prefix a quote.
 _FORMULA_PATTERN = r"^[=+\-@\t\r]"
 
@@ -154,12 +156,14 @@ def write_csv_files(report: Report, data: ReportData, files_dir: Path) -> list[P
     CSV files of this report's tables that a previous run left and this one does not need are
     removed, so that a link never points at stale data.
     """
+    drop = {spec.id: spec.csv_drop for spec in FINDINGS}
     written: list[Path] = []
     wanted = {t.id: t for t in report.tables if t.csv}
     for table_id, table in wanted.items():
         source = data.results.get("changes" if table_id == "changes" else table.query)
         if source is None:
             continue
+        source = source.drop_columns([c for c in drop.get(table_id, ()) if c in source.column_names])
         files_dir.mkdir(parents=True, exist_ok=True)
         path = files_dir / f"{table_id}.csv"
         write_bytes_atomic(path, to_csv(source))

@@ -135,3 +135,26 @@ def test_crawl_totals_cache_is_reused_and_checked(snapshot: Path, tmp_path: Path
     assert [f.value for f in second.report.headline if f.key == "tags"] == [33]
     assert load_totals(cache, "elsewhere") == {}  # another snapshot source: ignored
     assert first.report.metrics["tags"] == 33
+
+
+def test_two_registries_in_one_report(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from report_snapshots import T0
+    from synthetic import RegistryModel
+
+    from reginventory.report import Options, generate_report
+
+    root = tmp_path / "snapshots"
+    for host in ("a.example:5000", "b.example:5000"):
+        m = RegistryModel(host)
+        m.push("team/app", m.image(f"{host}-app", [m.blob(f"{host}-layer", 1000)], created=T0 - dt.timedelta(days=1)), "1.0")
+        m.crawl(root, f"{host[0]}1", T0)
+    written = generate_report(root, tmp_path / "r.html", options=Options(sections=1))
+    report = written.report
+    assert report.registries == ("a.example:5000", "b.example:5000") and len(report.crawls) == 2
+    repositories = report.table("repositories")
+    assert [c.label for c in repositories.columns][:2] == ["Registry", "Repository"]
+    anchors = {row.anchor or row.cells[1].href.lstrip("#") for row in repositories.rows}
+    assert anchors == {"repo-a-example-5000-team-app", "repo-b-example-5000-team-app"}
+    assert len(next(c for c in report.charts if c.id == "chart-growth-size").series) == 2

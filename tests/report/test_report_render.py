@@ -80,7 +80,7 @@ def test_markdown_summary(html_report: Written) -> None:
 
 
 def test_markdown_filters_escape() -> None:
-    assert markdown_text("<script>a|b</script> *x*") == r"\<script\>a\|b\</script\> \*x\*"
+    assert markdown_text("<script>a|b</script> *x* (y) #1") == r"\<script\>a\|b\</script\> \*x\* (y) #1"
     assert markdown_code("a|b") == r"`a\|b`"
     assert markdown_code("x`y") == "``x`y``"
 
