@@ -100,3 +100,5 @@ def test_readable_on_a_phone_and_printable(html_report: Written, open_page: Open
     page.screenshot(path=str(artifacts / "report-phone.png"))
     page.emulate_media(media="print")
     assert page.locator("nav.toc").is_hidden() and page.locator(".pager").first.is_hidden()
+    page.pdf(path=str(artifacts / "report.pdf"), format="A4", print_background=True)
+    assert (artifacts / "report.pdf").read_bytes().startswith(b"%PDF")
