@@ -143,7 +143,12 @@ def build_table(
     description: str | None = None,
 ) -> Table:
     """The first ``limit`` rows of a query result (in ``spec.order``) as a page table."""
-    columns = registry_column(spec.columns + extra_columns, multi_registry)
+    # A column the query no longer returns is left out rather than shown empty.
+    present = set(data.column_names)
+    columns = registry_column(
+        tuple(c for c in spec.columns if c.key in present) + extra_columns,
+        multi_registry,
+    )
     head = top_rows(data, spec.order, limit).to_pylist()
     rows = []
     for record in head:
@@ -271,7 +276,6 @@ SHARED_LAYERS = TableSpec(
     ),
     columns=(
         ColumnSpec("digest", "Layer", "digest"),
-        ColumnSpec("media_type", "Media type", "code"),
         ColumnSpec("size", "Size", "bytes"),
         ColumnSpec("images", "Images", "count"),
         ColumnSpec("repositories", "Repositories", "count"),
