@@ -92,7 +92,10 @@ def column_chart(
     """Vertical columns over categories (a histogram), with a value axis."""
     height = 220
     left, top, right, bottom = 56.0, 12.0, float(WIDTH - 8), float(height - 34)
-    top_value = nice_ceiling(max(values, default=0))
+    # Counts: a whole, round step (1, 2, 5 x 10^n), so that no tick reads 2.5 tags.
+    step = nice_ceiling(max(values, default=0) / 4, factors=(1, 2, 5, 10))
+    step = max(1.0, step)
+    top_value = step * max(1, math.ceil(max(values, default=0) / step))
     count = max(1, len(values))
     slot = (right - left) / count
     width = slot * 0.7
@@ -108,7 +111,7 @@ def column_chart(
             )
         )
     x_ticks = tuple(Tick(round(left + slot * (n + 0.5), 2), label) for n, label in enumerate(labels))
-    y_ticks = value_ticks(top_value, top, bottom, value_format)
+    y_ticks = value_ticks(top_value, top, bottom, value_format, count=round(top_value / step))
     return Chart(
         id=chart_id, title=title, description=description, kind="columns", width=WIDTH,
         height=height, bars=tuple(bars), x_ticks=x_ticks, y_ticks=y_ticks,
@@ -192,13 +195,13 @@ def bytes_axis_format(ceiling: float, step: float) -> Callable[[float], str]:
     return fmt
 
 
-def nice_ceiling(value: float) -> float:
+def nice_ceiling(value: float, factors: tuple[float, ...] = (1, 2, 2.5, 5, 10)) -> float:
     """The next 1, 2, 2.5 or 5 times a power of ten."""
     if value <= 0:
         return 0.0
     exponent = math.floor(math.log10(value))
     base = 10.0**exponent
-    for factor in (1, 2, 2.5, 5, 10):
+    for factor in factors:
         if value <= factor * base * (1 + 1e-9):
             return factor * base
     return 10 * base

@@ -104,3 +104,9 @@ def test_line_chart_axis_is_round_and_covers_the_values() -> None:
     assert [t.text for t in chart.y_ticks] == ["10150", "10200", "10250", "10300", "10350"]
     assert "not at zero" in chart.caption
     assert len(chart.series[0].dots) == 3
+
+
+@pytest.mark.parametrize(("top", "ticks"), [(10, ["0", "5", "10"]), (3, ["0", "1", "2", "3"]), (4800, ["0", "2000", "4000", "6000"])])
+def test_column_chart_counts_have_whole_ticks(top: int, ticks: list[str]) -> None:
+    chart = charts.column_chart("c", "t", "d", ["a", "b"], [float(top), 1.0], ["", ""], value_format=lambda v: f"{v:.0f}")
+    assert [t.text for t in chart.y_ticks] == ticks
