@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import uuid
 from pathlib import Path
 from typing import Any, Callable, Generator, Iterator
 
@@ -202,3 +203,26 @@ def unique_repo(request: pytest.FixtureRequest) -> str:
 def make_repo(request: pytest.FixtureRequest) -> Callable[[], str]:
     """Factory for more unique repository names in one test."""
     return lambda: unique_repository(request.node.name)
+
+
+@pytest.fixture
+def s3_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A snapshot URL on moto's S3 server on loopback, in a bucket of its own.
+
+    moto keeps its state per process, so every test gets a fresh bucket name.
+    """
+    boto3 = pytest.importorskip("boto3")
+    server_module = pytest.importorskip("moto.server")
+    pytest.importorskip("s3fs")
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        bucket = f"inventory-{uuid.uuid4().hex[:12]}"
+        boto3.client("s3", endpoint_url=f"http://{host}:{port}").create_bucket(Bucket=bucket)
+        yield f"s3://{bucket}/snapshots?endpoint_override={host}:{port}&scheme=http&region=us-east-1"
+    finally:
+        server.stop()

@@ -120,24 +120,6 @@ def test_a_part_file_without_a_column(tmp_path: Path) -> None:
         open_inventory(tmp_path)
 
 
-@pytest.fixture
-def s3_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    boto3 = pytest.importorskip("boto3")
-    server_module = pytest.importorskip("moto.server")
-    pytest.importorskip("s3fs")
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(key, value)
-    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        boto3.client("s3", endpoint_url=f"http://{host}:{port}").create_bucket(Bucket="inventory")
-        yield f"s3://inventory/snapshots?endpoint_override={host}:{port}&scheme=http&region=us-east-1"
-    finally:
-        server.stop()
-
-
 @pytest.mark.slow
 def test_object_store(s3_url: str) -> None:
     small(s3_url)  # type: ignore[arg-type]

@@ -17,24 +17,6 @@ from reginventory.inventory.store import SnapshotStore
 pytestmark = pytest.mark.needs_registry
 
 
-@pytest.fixture
-def s3_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    boto3 = pytest.importorskip("boto3")
-    server_module = pytest.importorskip("moto.server")
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        boto3.client("s3", endpoint_url=f"http://{host}:{port}").create_bucket(Bucket="inventory")
-        yield f"s3://inventory/snapshots?endpoint_override={host}:{port}&scheme=http&region=us-east-1"
-    finally:
-        server.stop()
-
-
 def test_crawl_resume_and_recrawl_on_s3(seeded: Seeded, seeded_reference: str, s3_url: str) -> None:
     store = SnapshotStore(s3_url)
     target = CrawlTarget(seeded.url, rate=150)
