@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence, TextIO
 
+from reginventory.units import human_bytes
+
 #: Seconds between plain progress lines (cron, CI logs): often enough to see a crawl move.
 LOG_INTERVAL_SECONDS = 10.0
 #: Seconds between refreshes of the rich display.
@@ -82,15 +84,6 @@ def _duration(seconds: float | None) -> str:
         return f"{minutes}m{seconds:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
-
-
-def human_bytes(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"  # pragma: no cover
 
 
 def status_line(s: CrawlStats) -> str:

@@ -26,6 +26,7 @@ from typing import Any, Iterable
 import jinja2
 import markupsafe
 
+from reginventory.units import human_bytes
 from reginventory.errors import ConfigError
 from reginventory.plan.applier import GC_REMINDER
 
@@ -40,21 +41,6 @@ FORMATS = {
     "sync": "plan-sync.yaml.j2",
     "sync-yaml": "plan-sync.yaml.j2",
 }
-UNITS = ("B", "kB", "MB", "GB", "TB", "PB")
-
-
-def human_bytes(value: int | float | None) -> str:
-    """Decimal units, as registries and skopeo print them: 1.5 MB."""
-    if value is None:
-        return "-"
-    size = float(value)
-    for unit in UNITS:
-        if abs(size) < 1000 or unit == UNITS[-1]:
-            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} PB"  # pragma: no cover
-
-
 def short(digest: str | None, length: int = 12) -> str:
     """``sha256:0123456789ab`` for tables; the full digest stays in the plan and the scripts."""
     if not digest:

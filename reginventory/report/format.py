@@ -11,27 +11,11 @@ import math
 import re
 from typing import Any
 
-BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+from reginventory.units import BYTE_UNITS, human_bytes  # noqa: F401 - re-exported for templates
+
 #: Shown digests keep this many hex digits: enough to tell images apart at a glance.
 SHORT_DIGEST_HEX = 12
 _SLUG_UNSAFE = re.compile(r"[^a-z0-9]+")
-
-
-def human_bytes(value: int | float | None) -> str:
-    """``1536`` -> ``1.5 KiB``; three significant digits, binary units."""
-    if value is None:
-        return "–"
-    number = float(value)
-    sign = "-" if number < 0 else ""
-    number = abs(number)
-    unit = 0
-    while number >= 1024 and unit < len(BYTE_UNITS) - 1:
-        number /= 1024
-        unit += 1
-    if unit == 0:
-        return f"{sign}{int(number)} B"
-    digits = 2 if number < 10 else 1 if number < 100 else 0
-    return f"{sign}{number:.{digits}f} {BYTE_UNITS[unit]}"
 
 
 def exact_bytes(value: int | None) -> str:
