@@ -61,8 +61,23 @@ class Pattern:
         return self.regex.search(value) is not None
 
 
+class RepositoryScope:
+    """What a rule or copy rule applies to: registries, repositories, minus excluded ones."""
+
+    registries: Pattern | None
+    repositories: Pattern
+    exclude_repositories: Pattern | None
+
+    def applies_to(self, registry: str, repository: str) -> bool:
+        if self.registries is not None and not self.registries.search(registry):
+            return False
+        if not self.repositories.search(repository):
+            return False
+        return self.exclude_repositories is None or not self.exclude_repositories.search(repository)
+
+
 @dataclass(frozen=True)
-class Rule:
+class Rule(RepositoryScope):
     """One ``[[rules]]`` table: which repositories, which tags it selects, which it keeps."""
 
     number: int
@@ -82,12 +97,6 @@ class Rule:
         """How a plan names the rule: ``rules[2]`` or ``rules[2] (ci-builds)``."""
         return f"rules[{self.number}]" + (f" ({self.name})" if self.name else "")
 
-    def applies_to(self, registry: str, repository: str) -> bool:
-        if self.registries is not None and not self.registries.search(registry):
-            return False
-        if not self.repositories.search(repository):
-            return False
-        return self.exclude_repositories is None or not self.exclude_repositories.search(repository)
 
     def describe(self) -> str:
         """The rule in words, for plans and reviews."""
@@ -110,7 +119,7 @@ class Rule:
 
 
 @dataclass(frozen=True)
-class CopyRule:
+class CopyRule(RepositoryScope):
     """One ``[[copy]]`` table: tags of matching repositories go to another registry."""
 
     number: int
@@ -128,12 +137,6 @@ class CopyRule:
     def label(self) -> str:
         return f"copy[{self.number}]" + (f" ({self.name})" if self.name else "")
 
-    def applies_to(self, registry: str, repository: str) -> bool:
-        if self.registries is not None and not self.registries.search(registry):
-            return False
-        if not self.repositories.search(repository):
-            return False
-        return self.exclude_repositories is None or not self.exclude_repositories.search(repository)
 
     def selects(self, tag: str) -> bool:
         if self.tags is not None and not self.tags.search(tag):
