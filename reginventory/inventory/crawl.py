@@ -55,7 +55,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Sequence, 
 import pyarrow.fs as pafs
 
 from reginventory import __version__
-from reginventory.client.manifest import MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, ImageConfig, IndexManifest, Manifest, parse_image_config
+from reginventory.client.manifest import MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, ImageConfig, Manifest, parse_image_config
 from reginventory.client.registry_client import PAGE_SIZE, RegistryClient, next_link
 from reginventory.errors import (
     IllegalArgumentError,
@@ -157,6 +157,7 @@ class _Repo:
     referrers: dict[tuple[str, str, str, str | None], dict[str, Any]] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)
     failed: set[str] = field(default_factory=set)  # digests whose fetch failed (error recorded)
+    fallbacks: list[tuple[str, str, str]] = field(default_factory=list)  # (tag, subject, index digest)
 
     def reach_digest(self, digest: str, how: str) -> bool:
         """Record that ``digest`` is reached ``how``; True when that is new or stronger."""
@@ -510,7 +511,19 @@ class RegistryCrawl:
         self._classify_tags(repo)
         await self._expand(repo, list(repo.reach))
         await self._check_history(repo)
+        self._record_fallbacks(repo)
         await self._finish(repo)
+
+    def _record_fallbacks(self, repo: _Repo) -> None:
+        """Referrers listed by OCI fallback indexes (tag ``sha256-<hex>``), source 'tag'."""
+        for tag, subject, digest in repo.fallbacks:
+            facts = self.cache.get(digest)
+            for child in facts.children if facts else ():
+                child_facts = self.cache.get(child.digest)
+                repo.referrer(
+                    subject, child.digest, referrer_kind(child_facts, child.artifact_type),
+                    child.artifact_type or (child_facts.artifact_type if child_facts else None), "tag", tag,
+                )
 
     async def _bounded(self, items: Iterable[T], func: Callable[[T], Awaitable[None]]) -> None:
         """Run ``func`` over items with at most ``tag_concurrency`` at once (registry-wide)."""
@@ -555,14 +568,9 @@ class RegistryCrawl:
             repo.reach_digest(digest, "referrer")
             facts = self.cache.get(digest)
             if suffix is None and facts is not None and facts.is_index:
-                # The OCI referrers fallback: an index listing the subject's referrers.
-                for child in facts.children:
-                    child_facts = self.cache.get(child.digest)
-                    repo.referrer(
-                        subject, child.digest, referrer_kind(child_facts, child.artifact_type),
-                        child.artifact_type or (child_facts.artifact_type if child_facts else None), "tag", tag,
-                    )
-                    repo.reach_digest(child.digest, "referrer")
+                # The OCI referrers fallback: an index listing the subject's referrers (recorded
+                # once its children are fetched, see _record_fallbacks).
+                repo.fallbacks.append((tag, subject, digest))
             else:
                 repo.referrer(
                     subject, digest, referrer_kind(facts, None, suffix),
@@ -704,9 +712,9 @@ class RegistryCrawl:
                 # The manifest is recorded without its config; the error names the manifest so
                 # that the next incremental crawl fetches it again.
                 repo.error("config", exc, digest)
+        # An index's children are fetched when the repository's reach is expanded, after every
+        # tag is resolved: a child that some tag points at is then known, not fetched twice.
         facts = facts_from_manifest(manifest, config)
-        if isinstance(manifest, IndexManifest):
-            await asyncio.gather(*(self._ensure_quiet(repo, c.digest) for c in facts.children))
         self.cache[digest] = facts
         return facts
 
