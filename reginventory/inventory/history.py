@@ -31,46 +31,57 @@ from reginventory.inventory.store import SnapshotStore, partition_dir
 _BATCH_ROWS = 20_000
 
 
-def read_partition(store: SnapshotStore, table: str, registry: str, crawl_id: str, columns: list[str] | None = None) -> pa.Table:
-    """One registry's rows of one committed crawl (no partition columns)."""
+def read_partition_parts(
+    store: SnapshotStore, table: str, registry: str, crawl_id: str, columns: list[str] | None = None
+) -> list[pa.Table]:
+    """One registry's rows of one committed crawl, one Arrow table per part file."""
     folder = partition_dir(store.base, table, registry, crawl_id)
     infos = store.fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True))
     paths = sorted(i.path for i in infos if i.path.endswith(".parquet"))
     names = [n for n in schema.TABLES[table].names if n not in schema.PARTITION_COLUMNS]
     wanted = columns or names
-    fields = [schema.TABLES[table].field(n) for n in wanted]
-    if not paths:
-        return pa.schema(fields).empty_table()
+    target = pa.schema([schema.TABLES[table].field(n) for n in wanted])
     try:
-        parts = [pq.read_table(p, filesystem=store.fs, columns=wanted) for p in paths]
+        return [pq.read_table(p, filesystem=store.fs, columns=wanted).cast(target) for p in paths]
     except (pa.ArrowInvalid, OSError) as exc:
         raise SnapshotError(f"cannot read {table} of crawl {crawl_id}: {exc}") from exc
-    return pa.concat_tables(parts).cast(pa.schema(fields))
+
+
+def read_partition(store: SnapshotStore, table: str, registry: str, crawl_id: str, columns: list[str] | None = None) -> pa.Table:
+    """One registry's rows of one committed crawl (no partition columns)."""
+    parts = read_partition_parts(store, table, registry, crawl_id, columns)
+    if parts:
+        return pa.concat_tables(parts)
+    names = columns or [n for n in schema.TABLES[table].names if n not in schema.PARTITION_COLUMNS]
+    return pa.schema([schema.TABLES[table].field(n) for n in names]).empty_table()
 
 
 class _ByRepository:
-    """An Arrow table read one repository at a time, through an index sorted by repository
-    (the rows themselves are not copied: that keeps the peak memory of a large history low)."""
+    """Arrow tables (the part files of a table) read one repository at a time, through indexes
+    sorted by repository: rows are neither copied nor concatenated, which keeps the peak memory
+    of a large history low (a repository's rows are usually in one part)."""
 
-    def __init__(self, table: pa.Table) -> None:
-        self.table = table
-        self.offsets: dict[str, tuple[int, int]] = {}
-        self.order = pa.array([], pa.uint64())
-        if not table.num_rows:
-            return
-        self.order = pc.sort_indices(table, sort_keys=[("repository", "ascending")])
-        counts = pc.value_counts(table["repository"].take(self.order))
-        start = 0
-        for entry in counts:  # in order of first appearance: the sorted order
-            name, count = entry["values"].as_py(), entry["counts"].as_py()
-            self.offsets[name] = (start, count)
-            start += count
+    def __init__(self, parts: list[pa.Table]) -> None:
+        self.parts: list[tuple[pa.Table, pa.Array]] = []
+        self.offsets: dict[str, list[tuple[int, int, int]]] = {}
+        for table in parts:
+            if not table.num_rows:
+                continue
+            order = pc.sort_indices(table, sort_keys=[("repository", "ascending")])
+            counts = pc.value_counts(table["repository"].take(order))
+            start = 0
+            for entry in counts:  # in order of first appearance: the sorted order
+                name, count = entry["values"].as_py(), entry["counts"].as_py()
+                self.offsets.setdefault(name, []).append((len(self.parts), start, count))
+                start += count
+            self.parts.append((table, order))
 
     def rows(self, repository: str) -> list[dict[str, Any]]:
-        where = self.offsets.get(repository)
-        if where is None:
-            return []
-        return self.table.take(self.order.slice(*where)).to_pylist()
+        out: list[dict[str, Any]] = []
+        for part, start, count in self.offsets.get(repository, ()):
+            table, order = self.parts[part]
+            out.extend(table.take(order.slice(start, count)).to_pylist())
+        return out
 
 
 class PreviousCrawl:
@@ -86,10 +97,10 @@ class PreviousCrawl:
         except ValueError:
             self.options = {}
         self._tags = _ByRepository(
-            read_partition(store, "tags", registry, self.crawl_id, ["repository", "tag", "digest", "first_seen"])
+            read_partition_parts(store, "tags", registry, self.crawl_id, ["repository", "tag", "digest", "first_seen"])
         )
         self._manifests = _ByRepository(
-            read_partition(store, "manifests", registry, self.crawl_id, ["repository", "digest", "first_seen"])
+            read_partition_parts(store, "manifests", registry, self.crawl_id, ["repository", "digest", "first_seen"])
         )
 
     @classmethod
