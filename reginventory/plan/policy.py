@@ -350,16 +350,23 @@ def _tables(check: _Checker, data: dict[str, Any], section: str) -> list[tuple[i
     return list(enumerate(value, start=1))
 
 
+def _scope_fields(check: _Checker, table: dict[str, Any], section: str, number: int) -> dict[str, Any]:
+    """The fields every rule and copy rule shares: number, line, name and RepositoryScope."""
+    return {
+        "number": number,
+        "line": check.lines.find(section, number),
+        "name": check.string(table, "name", section, number),
+        "registries": check.pattern(table, "registries", section, number),
+        "repositories": check.pattern(table, "repositories", section, number, required=True),
+        "exclude_repositories": check.pattern(table, "exclude_repositories", section, number),
+    }
+
+
 def _parse_rule(check: _Checker, table: dict[str, Any], number: int) -> Rule:
     section = "rules"
     check.keys(table, RULE_KEYS, section, number)
     rule = Rule(
-        number=number,
-        line=check.lines.find(section, number),
-        name=check.string(table, "name", section, number),
-        registries=check.pattern(table, "registries", section, number),
-        repositories=check.pattern(table, "repositories", section, number, required=True),  # type: ignore[arg-type]
-        exclude_repositories=check.pattern(table, "exclude_repositories", section, number),
+        **_scope_fields(check, table, section, number),
         delete_tags=check.pattern(table, "delete_tags", section, number),
         older_than_days=check.number(table, "older_than_days", section, number),
         keep_newest=check.number(table, "keep_newest", section, number, integer=True) or 0,
@@ -398,12 +405,7 @@ def _parse_copy(check: _Checker, table: dict[str, Any], number: int) -> CopyRule
                           "give the registry host only; the repository goes in destination_repository")
     target = check.string(table, "destination_repository", section, number) or DEFAULT_DESTINATION_REPOSITORY
     rule = CopyRule(
-        number=number,
-        line=check.lines.find(section, number),
-        name=check.string(table, "name", section, number),
-        registries=check.pattern(table, "registries", section, number),
-        repositories=check.pattern(table, "repositories", section, number, required=True),  # type: ignore[arg-type]
-        exclude_repositories=check.pattern(table, "exclude_repositories", section, number),
+        **_scope_fields(check, table, section, number),
         tags=check.pattern(table, "tags", section, number),
         exclude_tags=check.pattern(table, "exclude_tags", section, number),
         destination=destination.rstrip("/"),
