@@ -160,41 +160,9 @@ def _select(index: IndexManifest, platform: Platform, host: str, repository: str
         ) from None
 
 
-#: Pieces handed from a download to an upload or a file: large enough that per-piece work
-#: (a thread hop for hashing, a socket write) is amortised, small enough to stay out of the way.
-PIECE_SIZE = 1024 * 1024
-
-
-async def coalesce(stream: AsyncIterator[bytes], size: int = PIECE_SIZE) -> AsyncIterator[bytes]:
-    """Join the transport's small reads (16 KiB with aiohttp) into pieces of about ``size`` bytes.
-
-    One join per piece; cheaper than httpx's own re-chunking, which copies every read twice.
-    """
-    parts: list[bytes] = []
-    held = 0
-    try:
-        try:
-            async for part in stream:
-                parts.append(part)
-                held += len(part)
-                if held >= size:
-                    yield parts[0] if len(parts) == 1 else b"".join(parts)
-                    parts, held = [], 0
-        except Exception:
-            if parts:  # what arrived before a cut is good: hand it over (a resume starts after it)
-                yield b"".join(parts)
-            raise
-        if parts:
-            yield b"".join(parts)
-    finally:
-        aclose = getattr(stream, "aclose", None)
-        if aclose is not None:
-            await aclose()  # release the HTTP response now, not when the generator is collected
-
-
 def blob_stream(client: RegistryClient, repository: str, digest: str, offset: int = 0) -> AsyncIterator[bytes]:
-    """A blob's bytes from ``offset``, in pieces of about :data:`PIECE_SIZE`."""
-    return coalesce(client.stream_blob(repository, digest, offset=offset, chunk_size=None))  # type: ignore[arg-type]
+    """A blob's bytes from ``offset``, in the pieces the socket delivered them."""
+    return client.stream_blob(repository, digest, offset=offset)
 
 
 def registry_source(client: RegistryClient, repository: str, blob: BlobRef) -> BlobSource:

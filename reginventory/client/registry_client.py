@@ -374,9 +374,12 @@ class RegistryClient:
         return int(response.headers.get("content-length") or 0)
 
     async def stream_blob(
-        self, repository: str, digest: str, *, offset: int = 0, chunk_size: int = 1 << 20
+        self, repository: str, digest: str, *, offset: int = 0, chunk_size: int | None = None
     ) -> AsyncIterator[bytes]:
-        """Stream a blob's bytes from ``offset`` (HTTP Range). The caller verifies the digest."""
+        """Stream a blob's bytes from ``offset`` (HTTP Range), as received unless ``chunk_size``.
+
+        The caller verifies the digest.
+        """
         headers = {"Accept-Encoding": "identity"}
         if offset:
             headers["Range"] = f"bytes={offset}-"

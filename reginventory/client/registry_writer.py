@@ -44,6 +44,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -98,27 +100,45 @@ PLACEHOLDER_LABEL = "io.reginventory.placeholder"
 #: The OCI empty descriptor's content (``application/vnd.oci.empty.v1+json``), used as a layer.
 EMPTY_JSON = b"{}"
 EMPTY_DIGEST = sha256_digest(EMPTY_JSON)
+#: Pieces of at least this size are hashed by a worker thread (smaller ones inline).
+THREADED_HASH_MIN_BYTES = 64 * 1024
+#: Pieces that may wait for the hashing thread (socket reads: at most 256 KiB each).
+HASH_QUEUE_PIECES = 16
 
 class StreamDigest:
     """Digest (and optionally write to a file) the pieces of a stream as they pass.
 
-    The work is done inline, on the event loop: measured on 2 cores, handing each 1 MiB piece
-    to a worker thread cost more (GIL hand-offs, thread wake-ups) than it saved, for copies and
-    pulls alike (a 256 MiB pull: 1.4-2.4 s inline, 2.2-4.4 s threaded). ``update`` stays a
-    coroutine so a future implementation can move the work off the loop.
+    Large pieces are hashed (and written) by a worker thread of this stream, in order, while the
+    event loop goes on receiving and sending: hashlib and file writes release the GIL, so on two
+    cores SHA-256 (about 380 MB/s here, no SHA extensions) no longer stalls the socket. At most
+    :data:`HASH_QUEUE_PIECES` pieces wait for the thread, which bounds the memory. ``size`` counts
+    the bytes handed over; :meth:`flush` waits until they are hashed and written.
     """
 
     def __init__(self, digest: str, sink: Any = None) -> None:
         self.digest = validate_digest(digest)
         self._hash = hasher_for(digest)
         self._sink = sink
+        self._worker: ThreadPoolExecutor | None = None
+        self._pending: deque[asyncio.Future[None]] = deque()
         self.size = 0
 
-    async def update(self, piece: bytes | memoryview) -> None:
-        self.size += len(piece)
+    def _consume(self, piece: bytes | memoryview) -> None:
         self._hash.update(piece)
         if self._sink is not None:
             self._sink.write(piece)
+
+    async def update(self, piece: bytes | memoryview) -> None:
+        self.size += len(piece)
+        if len(piece) < THREADED_HASH_MIN_BYTES and not self._pending:
+            self._consume(piece)  # a thread hop costs more than hashing a small piece
+            return
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reginventory-digest")
+        loop = asyncio.get_running_loop()
+        self._pending.append(loop.run_in_executor(self._worker, self._consume, piece))
+        while len(self._pending) > HASH_QUEUE_PIECES:
+            await self._pending.popleft()
 
     def feed_sync(self, piece: bytes | memoryview) -> None:
         """Hash bytes that are already on disk (no write to the sink); usable from a worker thread."""
@@ -126,10 +146,19 @@ class StreamDigest:
         self.size += len(piece)
 
     async def flush(self) -> None:
-        """Nothing is queued: kept for callers that flush before checking."""
+        """Wait until every piece handed over is hashed (and written)."""
+        while self._pending:
+            await self._pending.popleft()
 
     def close(self) -> None:
-        """Nothing to wait for: kept so callers can close in ``finally`` whatever the implementation."""
+        """Finish the queued pieces and stop the worker thread (blocks for at most a few pieces)."""
+        if self._worker is not None:
+            self._worker.shutdown(wait=True)
+            self._worker = None
+        for future in self._pending:
+            if future.done() and not future.cancelled():
+                future.exception()  # retrieved: a failed write is reported by the caller's check
+        self._pending.clear()
 
     @property
     def actual(self) -> str:
@@ -137,6 +166,7 @@ class StreamDigest:
 
     async def check(self, **context: Any) -> None:
         """Raise DigestMismatchError unless the bytes seen hash to the digest."""
+        await self.flush()
         if self.actual != self.digest:
             raise DigestMismatchError(f"blob bytes hash to {self.actual}, not {self.digest}", **context)
 
