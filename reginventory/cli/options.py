@@ -6,18 +6,20 @@ docker config, or ``REGINVENTORY_USERNAME``/``REGINVENTORY_PASSWORD``.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import sys
 import typing
 from dataclasses import dataclass
-from typing import Annotated, Any, Callable, Optional, TypeVar
+from typing import Annotated, Any, Awaitable, Callable, Optional, TypeVar
 
 import typer
 
 from reginventory.client.credentials import resolve_credentials
 from reginventory.client.reference import DOCKER_HUB, Reference, parse_reference, split_scheme
 from reginventory.client.registry_client import RegistryClient
+from reginventory.client.registry_writer import RegistryWriter
 from reginventory.client.transport import TLSOptions
 
 Username = Annotated[Optional[str], typer.Option("--username", "-u", help="Registry user name.", rich_help_panel="Connection")]
@@ -39,6 +41,9 @@ Cert = Annotated[
 NoDockerConfig = Annotated[
     bool, typer.Option("--no-docker-config", help="Do not read ~/.docker/config.json.", rich_help_panel="Connection")
 ]
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,24 @@ class Connection:
             allow_insecure=self.allow_insecure, max_in_flight=max_in_flight,
             tls=TLSOptions(no_verify=self.no_verify, ca_bundle=self.ca_bundle, cert=self.cert),
         )
+
+    def run(self, registry: str, action: Callable[[RegistryClient], Awaitable[T]]) -> T:
+        """Run ``action(client)`` with a client of ``registry`` on a fresh event loop; its result."""
+
+        async def main() -> T:
+            async with self.client(registry) as client:
+                return await action(client)
+
+        return asyncio.run(main())
+
+    def run_writer(self, registry: str, action: Callable[[RegistryWriter], Awaitable[T]]) -> T:
+        """Run ``action(writer)`` with a :class:`RegistryWriter` of ``registry``; its result."""
+
+        async def with_writer(client: RegistryClient) -> T:
+            async with RegistryWriter(client) as writer:
+                return await action(writer)
+
+        return self.run(registry, with_writer)
 
 
 def connection(

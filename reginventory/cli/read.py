@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Annotated, Any, Optional
 
@@ -13,6 +12,7 @@ from reginventory.cli.options import Connection, parse_ref, with_connection
 from reginventory.client.manifest import IndexManifest, Schema1Manifest
 from reginventory.client.platform import parse_platform
 from reginventory.client.reference import split_registry_url
+from reginventory.client.registry_client import RegistryClient
 
 PlatformOption = Annotated[
     Optional[str], typer.Option("--platform", help="os/arch[/variant] to pick from a multi-arch index (default: this machine).")
@@ -33,13 +33,12 @@ def ls_command(
     """
     split_registry_url(registry)
 
-    async def run() -> None:
-        async with conn.client(registry) as client:
-            async for page in client.catalog_pages():
-                for name in page:
-                    typer.echo(name)
+    async def print_catalog(client: RegistryClient) -> None:
+        async for page in client.catalog_pages():
+            for name in page:
+                typer.echo(name)
 
-    asyncio.run(run())
+    conn.run(registry, print_catalog)
 
 
 @app.command("tags")
@@ -56,11 +55,7 @@ def tags_command(
     """
     registry, ref = parse_ref(repository)
 
-    async def run() -> list[str]:
-        async with conn.client(registry) as client:
-            return await client.list_tags(ref.repository)
-
-    for tag in asyncio.run(run()):
+    for tag in conn.run(registry, lambda client: client.list_tags(ref.repository)):
         typer.echo(tag)
 
 
@@ -78,11 +73,7 @@ def digest_command(
     """
     registry, ref = parse_ref(reference)
 
-    async def run() -> str:
-        async with conn.client(registry) as client:
-            return (await client.head_manifest(ref.repository, ref.reference)).digest
-
-    typer.echo(asyncio.run(run()))
+    typer.echo(conn.run(registry, lambda client: client.head_manifest(ref.repository, ref.reference)).digest)
 
 
 @app.command("size")
@@ -101,11 +92,8 @@ def size_command(
     registry, ref = parse_ref(reference)
     wanted = parse_platform(platform) if platform else None
 
-    async def run() -> int:
-        async with conn.client(registry) as client:
-            return (await client.describe_image(ref.repository, ref.reference, wanted)).size
-
-    typer.echo(str(asyncio.run(run())))
+    info = conn.run(registry, lambda client: client.describe_image(ref.repository, ref.reference, wanted))
+    typer.echo(str(info.size))
 
 
 def describe_index(index: IndexManifest) -> list[dict[str, Any]]:
@@ -141,21 +129,20 @@ def inspect_command(
     """
     registry, ref = parse_ref(reference)
 
-    async def run() -> dict[str, Any]:
-        async with conn.client(registry) as client:
-            top = await client.get_manifest(ref.repository, ref.reference)
-            if isinstance(top, IndexManifest) and platform is None:
-                return {
-                    "registry": client.host, "repository": ref.repository, "reference": ref.reference,
-                    "digest": top.digest, "media_type": top.media_type, "kind": "index",
-                    "manifest_size": len(top.raw), "annotations": dict(top.annotations),
-                    "manifests": describe_index(top),
-                }
-            wanted = parse_platform(platform) if platform else None
-            info = await client.describe_image(ref.repository, ref.reference, wanted)
-            result = info.to_dict()
-            if isinstance(top, Schema1Manifest):
-                result["note"] = "schema1 manifests do not record layer sizes; size counts none"
-            return result
+    async def describe(client: RegistryClient) -> dict[str, Any]:
+        top = await client.get_manifest(ref.repository, ref.reference)
+        if isinstance(top, IndexManifest) and platform is None:
+            return {
+                "registry": client.host, "repository": ref.repository, "reference": ref.reference,
+                "digest": top.digest, "media_type": top.media_type, "kind": "index",
+                "manifest_size": len(top.raw), "annotations": dict(top.annotations),
+                "manifests": describe_index(top),
+            }
+        wanted = parse_platform(platform) if platform else None
+        info = await client.describe_image(ref.repository, ref.reference, wanted)
+        result = info.to_dict()
+        if isinstance(top, Schema1Manifest):
+            result["note"] = "schema1 manifests do not record layer sizes; size counts none"
+        return result
 
-    typer.echo(json.dumps(asyncio.run(run()), indent=2, sort_keys=False))
+    typer.echo(json.dumps(conn.run(registry, describe), indent=2, sort_keys=False))

@@ -23,7 +23,6 @@ from reginventory.client.blob_cache import BlobCache
 from reginventory.client.copy import DEFAULT_CONCURRENCY, copy_image, pull_to_cache, push_from_cache
 from reginventory.client.platform import parse_platform
 from reginventory.client.reference import Reference, split_scheme
-from reginventory.client.registry_writer import RegistryWriter
 from reginventory.errors import IllegalArgumentError
 
 PlatformOption = Annotated[
@@ -127,11 +126,7 @@ def tag_command(
     """
     registry, ref = parse_ref(reference)
 
-    async def run() -> str:
-        async with conn.client(registry) as client, RegistryWriter(client) as writer:
-            return await writer.tag_image(ref.repository, ref.reference, new_tag)
-
-    typer.echo(asyncio.run(run()))
+    typer.echo(conn.run_writer(registry, lambda writer: writer.tag_image(ref.repository, ref.reference, new_tag)))
 
 
 @app.command("untag")
@@ -154,12 +149,8 @@ def untag_command(
     if ref.digest or not ref.tag:
         raise fail("untag needs a tag reference (host/repository:tag), not a digest", 2)
 
-    async def run() -> str:
-        async with conn.client(registry) as client, RegistryWriter(client) as writer:
-            done = await writer.delete_tag(ref.repository, ref.tag or "")
-            return f"untagged {ref.repository}:{done.tag} (was {done.digest}; {done.method})"
-
-    typer.echo(asyncio.run(run()))
+    done = conn.run_writer(registry, lambda writer: writer.delete_tag(ref.repository, ref.tag or ""))
+    typer.echo(f"untagged {ref.repository}:{done.tag} (was {done.digest}; {done.method})")
 
 
 @app.command("delete")
@@ -182,13 +173,9 @@ def delete_command(
     """
     registry, ref = parse_ref(reference)
 
-    async def run(dry_run: bool):  # type: ignore[no-untyped-def]
-        async with conn.client(registry) as client, RegistryWriter(client) as writer:
-            return await writer.delete_image(
-                ref.repository, ref.reference, layers=layers, children=not keep_children, dry_run=dry_run
-            )
-
-    report = asyncio.run(run(not yes))
+    report = conn.run_writer(registry, lambda writer: writer.delete_image(
+        ref.repository, ref.reference, layers=layers, children=not keep_children, dry_run=not yes
+    ))
     verb = "deleted" if yes else "would delete"
     typer.echo(f"{verb} {ref.repository}@{report.digest} ({report.media_type})")
     tags = ", ".join(report.tags) or "(no tags)"
@@ -230,17 +217,14 @@ def pull_command(
     wanted = parse_platform(platform) if platform else None
     cache = BlobCache(directory / name)
 
-    async def run() -> str:
-        async with conn.client(registry) as client:
-            result = await pull_to_cache(client, ref.repository, ref.reference, cache, wanted,
-                                         refresh=refresh, concurrency=concurrency)
-            typer.echo(
-                f"pulled to {cache.folder}: {result.downloaded} blob(s) downloaded ({result.bytes_downloaded} bytes), "
-                f"{result.reused} reused", err=True,
-            )
-            return result.plan.top.digest
-
-    typer.echo(asyncio.run(run()))
+    result = conn.run(registry, lambda client: pull_to_cache(
+        client, ref.repository, ref.reference, cache, wanted, refresh=refresh, concurrency=concurrency
+    ))
+    typer.echo(
+        f"pulled to {cache.folder}: {result.downloaded} blob(s) downloaded ({result.bytes_downloaded} bytes), "
+        f"{result.reused} reused", err=True,
+    )
+    typer.echo(result.plan.top.digest)
 
 
 @app.command("push")
@@ -261,20 +245,17 @@ def push_command(
     registry, ref = parse_ref(reference)
     cache = BlobCache(directory / name)
 
-    async def run() -> str:
-        async with conn.client(registry) as client:
-            result = await push_from_cache(client, ref.repository, ref.tag if not ref.digest else None, cache,
-                                           concurrency=concurrency)
-            if ref.digest and ref.digest != result.digest:
-                raise IllegalArgumentError(f"{ref.digest} is not the digest of the image in {directory} ({result.digest})")
-            stats = result.stats
-            typer.echo(
-                f"pushed {len(result.manifests)} manifest(s); blobs: {stats.blobs_uploaded} uploaded, "
-                f"{stats.blobs_skipped} already there", err=True,
-            )
-            return result.digest
-
-    typer.echo(asyncio.run(run()))
+    result = conn.run(registry, lambda client: push_from_cache(
+        client, ref.repository, ref.tag if not ref.digest else None, cache, concurrency=concurrency
+    ))
+    if ref.digest and ref.digest != result.digest:
+        raise IllegalArgumentError(f"{ref.digest} is not the digest of the image in {directory} ({result.digest})")
+    stats = result.stats
+    typer.echo(
+        f"pushed {len(result.manifests)} manifest(s); blobs: {stats.blobs_uploaded} uploaded, "
+        f"{stats.blobs_skipped} already there", err=True,
+    )
+    typer.echo(result.digest)
 
 
 __all__ = ["copy_command", "delete_command", "pull_command", "push_command", "tag_command", "untag_command"]

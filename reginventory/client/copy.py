@@ -18,10 +18,11 @@ import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Awaitable, Callable
 
 from reginventory.client.blob_cache import READ_PIECE_SIZE, BlobCache
 from reginventory.client.manifest import (
+    Descriptor,
     ImageManifest,
     IndexManifest,
     Manifest,
@@ -125,22 +126,21 @@ def _plan(top: Manifest, manifests: list[Manifest]) -> ImagePlan:
     return ImagePlan(top, tuple(manifests), tuple(blobs.values()))
 
 
-async def plan_image(
-    client: RegistryClient, repository: str, reference: str, platform: Platform | None = None
+async def walk_image(
+    top: Manifest, fetch_child: Callable[[Descriptor], Awaitable[Manifest]], host: str, repository: str
 ) -> ImagePlan:
-    """Fetch (verified) every manifest of an image; for an index, one platform's or all of them."""
-    validate_repository(repository)
-    top = await client.get_manifest(repository, reference)
-    if isinstance(top, IndexManifest) and platform is not None:
-        top = await client.get_manifest(repository, _select(top, platform, client.host, repository, reference).digest)
+    """The plan of ``top``: every manifest it reaches (children before their index), and its blobs.
+
+    ``fetch_child`` gets each child of an index (the children of one index concurrently).
+    """
     ordered: list[Manifest] = []
     seen: set[str] = set()
 
     async def walk(manifest: Manifest, depth: int) -> None:
         if isinstance(manifest, IndexManifest):
             if depth >= MAX_INDEX_DEPTH:
-                raise ManifestError(f"indexes nested deeper than {MAX_INDEX_DEPTH}", registry=client.host, repository=repository)
-            children = await asyncio.gather(*(client.get_manifest(repository, c.digest) for c in manifest.manifests))
+                raise ManifestError(f"indexes nested deeper than {MAX_INDEX_DEPTH}", registry=host, repository=repository)
+            children = await asyncio.gather(*(fetch_child(c) for c in manifest.manifests))
             for child in children:
                 await walk(child, depth + 1)
         if manifest.digest not in seen:
@@ -149,6 +149,17 @@ async def plan_image(
 
     await walk(top, 0)
     return _plan(top, ordered)
+
+
+async def plan_image(
+    client: RegistryClient, repository: str, reference: str, platform: Platform | None = None
+) -> ImagePlan:
+    """Fetch (verified) every manifest of an image; for an index, one platform's or all of them."""
+    validate_repository(repository)
+    top = await client.get_manifest(repository, reference)
+    if isinstance(top, IndexManifest) and platform is not None:
+        top = await client.get_manifest(repository, _select(top, platform, client.host, repository, reference).digest)
+    return await walk_image(top, lambda child: client.get_manifest(repository, child.digest), client.host, repository)
 
 
 def _select(index: IndexManifest, platform: Platform, host: str, repository: str, reference: str):  # type: ignore[no-untyped-def]
@@ -387,24 +398,10 @@ async def pull_to_cache(
         if isinstance(top, IndexManifest) and platform is not None:
             top = await client.get_manifest(repository, _select(top, platform, client.host, repository, reference).digest)
         await asyncio.to_thread(cache.write_atomic, cache.manifest_path, top.raw)
-    ordered: list[Manifest] = []
-    seen: set[str] = set()
-
-    async def walk(manifest: Manifest, depth: int) -> None:
-        if isinstance(manifest, IndexManifest):
-            if depth >= MAX_INDEX_DEPTH:
-                raise ManifestError(f"indexes nested deeper than {MAX_INDEX_DEPTH}", registry=client.host, repository=repository)
-            children = await asyncio.gather(
-                *(_cached_child(client, repository, cache, c.digest, c.media_type, refresh) for c in manifest.manifests)
-            )
-            for child in children:
-                await walk(child, depth + 1)
-        if manifest.digest not in seen:
-            seen.add(manifest.digest)
-            ordered.append(manifest)
-
-    await walk(top, 0)
-    plan = _plan(top, ordered)
+    plan = await walk_image(
+        top, lambda child: _cached_child(client, repository, cache, child.digest, child.media_type, refresh),
+        client.host, repository,
+    )
     reused = downloaded = 0
     moved = 0
 
