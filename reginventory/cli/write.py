@@ -69,6 +69,7 @@ def copy_command(
     destination: Annotated[str, typer.Argument(help="Destination reference: host/repository[:tag] (tag defaults to latest).")],
     platform: PlatformOption = None,
     concurrency: Concurrency = DEFAULT_CONCURRENCY,
+    referrers: Annotated[bool, typer.Option("--referrers", help="Also copy the image's signatures, attestations and SBOMs (cosign tags, OCI referrers).")] = False,
     dest_username: Annotated[Optional[str], typer.Option("--dest-username", help="Destination user name.", rich_help_panel="Destination")] = None,
     dest_password_stdin: Annotated[bool, typer.Option("--dest-password-stdin", help="Read the destination password from the next stdin line.", rich_help_panel="Destination")] = False,
     dest_plain_http: Annotated[bool, typer.Option("--dest-plain-http", help="Use HTTP for the destination.", rich_help_panel="Destination")] = False,
@@ -81,6 +82,7 @@ def copy_command(
     """Copy an image between repositories or registries, byte for byte (every digest kept).
 
     A multi-arch index is copied whole (every child, then the index) unless --platform names one.
+    With --referrers, signatures, attestations and SBOMs that refer to it come along.
     Blobs the destination has are skipped; on the same registry they are mounted. Push
     permission is checked before any blob moves. Prints the digest that DESTINATION points at.
 
@@ -96,14 +98,15 @@ def copy_command(
         async with conn.client(src_registry) as src, dst_conn.client(dst_registry) as dst:
             result = await copy_image(
                 src, src_ref.repository, src_ref.reference, dst, dst_ref.repository, dst_ref.tag if not dst_ref.digest else None,
-                wanted, concurrency=concurrency,
+                wanted, concurrency=concurrency, referrers=referrers,
             )
             if dst_ref.digest and dst_ref.digest != result.digest:
                 raise IllegalArgumentError(f"destination digest {dst_ref.digest} is not the copied {result.digest}")
             stats = result.stats
             typer.echo(
                 f"copied {len(result.manifests)} manifest(s); blobs: {stats.blobs_uploaded} uploaded "
-                f"({stats.bytes_uploaded} bytes), {stats.blobs_mounted} mounted, {stats.blobs_skipped} already there",
+                f"({stats.bytes_uploaded} bytes), {stats.blobs_mounted} mounted, {stats.blobs_skipped} already there"
+                + (f"; {len(result.referrers)} referrer manifest(s)" if referrers else ""),
                 err=True,
             )
             return result.digest

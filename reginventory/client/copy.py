@@ -18,7 +18,7 @@ import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator, Awaitable, Callable
+from typing import AsyncIterator, Awaitable, Callable, Iterable
 
 from reginventory.client.blob_cache import READ_PIECE_SIZE, BlobCache
 from reginventory.client.manifest import (
@@ -31,7 +31,7 @@ from reginventory.client.manifest import (
     select_platform,
 )
 from reginventory.client.platform import Platform
-from reginventory.client.reference import validate_repository, validate_tag
+from reginventory.client.reference import referrer_tag_subject, validate_repository, validate_tag
 from reginventory.client.registry_client import RegistryClient
 from reginventory.client.registry_writer import (
     DEFAULT_CHUNK_SIZE,
@@ -57,6 +57,8 @@ DEFAULT_CONCURRENCY = 4
 RESUME_ATTEMPTS = 5
 #: An index of indexes of... is followed this deep, no deeper (a hostile loop stops here).
 MAX_INDEX_DEPTH = 4
+#: Referrers of referrers are followed this deep (an attestation, its signature, ...).
+MAX_REFERRER_DEPTH = 3
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ class CopyResult:
     media_type: str
     manifests: tuple[str, ...]
     stats: TransferStats
+    #: Referrers copied with the image (``referrers=True``): signatures, attestations, SBOMs.
+    referrers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -229,12 +233,15 @@ async def copy_image(
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    referrers: bool = False,
 ) -> CopyResult:
     """Copy ``src_repository:reference`` to ``dst_repository:dst_tag`` (another registry or not).
 
     ``dst_tag`` defaults to the source tag (or the digest, when ``reference`` is one). The
     destination's push permission is checked before any blob moves. Blobs the destination has
     are skipped; on the same registry they are mounted from the source repository.
+    ``referrers``: also copy the signatures, attestations and SBOMs that refer to the image
+    (see :func:`copy_referrers`).
     """
     validate_repository(dst_repository)
     plan = await plan_image(src, src_repository, reference, platform)
@@ -259,7 +266,62 @@ async def copy_image(
         await gather_limited(concurrency, [functools.partial(one, b) for b in plan.blobs])
         pushed = await _push_manifests(writer, dst_repository, plan, target)
     stats.manifests_pushed = len(pushed)
-    return CopyResult(dst_repository, target, plan.top.digest, plan.top.media_type, tuple(pushed), stats)
+    copied: tuple[str, ...] = ()
+    if referrers:
+        copied = await copy_referrers(
+            src, src_repository, dst, dst_repository, [m.digest for m in plan.manifests], concurrency=concurrency
+        )
+    return CopyResult(dst_repository, target, plan.top.digest, plan.top.media_type, tuple(pushed), stats, copied)
+
+
+async def copy_referrers(
+    src: RegistryClient,
+    src_repository: str,
+    dst: RegistryClient,
+    dst_repository: str,
+    subjects: Iterable[str],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> tuple[str, ...]:
+    """Copy the referrers of ``subjects`` (and theirs, such as a signed attestation's signature).
+
+    Referrers are found both ways a registry may hold them: tags of the source repository named
+    after a subject (cosign's ``sha256-<hex>.sig|.att|.sbom``, the OCI fallback index
+    ``sha256-<hex>``), copied under the same tag; and the OCI referrers API, copied by digest.
+    Digests are kept, so each still points at its subject. Returns the digests copied.
+    """
+    tags = await src.list_tags(src_repository)
+    by_subject: dict[str, list[str]] = {}
+    for tag in tags:
+        subject = referrer_tag_subject(tag)
+        if subject:
+            by_subject.setdefault(subject, []).append(tag)
+    pending = list(dict.fromkeys(subjects))
+    visited = set(pending)
+    copied: list[str] = []
+    for _ in range(MAX_REFERRER_DEPTH):
+        if not pending:
+            break
+        found: list[tuple[str, str | None]] = []  # (reference to copy, tag to copy it to)
+        for subject in pending:
+            found += [(tag, tag) for tag in by_subject.get(subject, [])]
+            listed = await src.referrers(src_repository, subject)
+            found += [(d.digest, None) for d in listed or ()]
+        pending = []
+        for reference, tag in dict.fromkeys(found):
+            if tag is None and reference in visited:
+                continue
+            result = await copy_image(src, src_repository, reference, dst, dst_repository, tag, concurrency=concurrency)
+            for digest in result.manifests:
+                if digest not in visited:
+                    visited.add(digest)
+                    copied.append(digest)
+                    pending.append(digest)
+            if result.digest not in visited:
+                visited.add(result.digest)
+                copied.append(result.digest)
+                pending.append(result.digest)
+    return tuple(copied)
 
 
 async def tag_image(client: RegistryClient, repository: str, reference: str, new_tag: str) -> str:

@@ -23,6 +23,15 @@ REPOSITORY_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[A-Za-z0-9=_-]{32,}$")
 SHA256_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
+#: Tags that attach to a subject manifest instead of naming an image: cosign-style
+#: ``sha256-<hex>.sig|.att|.sbom`` and the OCI referrers fallback index ``sha256-<hex>``.
+REFERRER_TAG_RE = re.compile(r"^(sha256|sha512)-([a-f0-9]{64}|[a-f0-9]{128})(\.sig|\.att|\.sbom)?$")
+
+
+def referrer_tag_subject(tag: str) -> str | None:
+    """The subject digest a referrer tag (``sha256-<hex>[.sig|.att|.sbom]``) names, else None."""
+    match = REFERRER_TAG_RE.match(tag)
+    return f"{match.group(1)}:{match.group(2)}" if match else None
 _HOST_RE = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::[0-9]+)?$")
 #: Many clients cap registry + "/" + repository at 255 characters; so do we.
 MAX_NAME_LENGTH = 255

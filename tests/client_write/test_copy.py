@@ -125,3 +125,37 @@ def test_push_then_pull_gives_identical_bytes(registry: Any, registry_dest: Any,
         assert sha256_file(first.blob_path(blob.digest)) == blob.digest
     assert first.manifest_path.read_bytes() == index.manifest.data
     assert _all_raw(registry_dest, dst, index) == {m.digest: m.data for m in index.manifests()}
+
+
+def test_copy_with_referrers_brings_signatures_and_attached_artifacts(
+    registry: Any, registry_dest: Any, make_repo: Callable[[], str]
+) -> None:
+    from harness.images import build_artifact, build_cosign_signature, build_referrers_index, cosign_tag
+
+    src, dst = make_repo(), make_repo()
+    image = random_image(64 * 1024, seed=11, layers=2)
+    other = random_image(32 * 1024, seed=12)
+    signature = build_cosign_signature(image, repository=src)
+    sbom = build_artifact(image, artifact_type="application/spdx+json")
+    sbom_signature = build_cosign_signature(sbom, repository=src)
+    other_signature = build_cosign_signature(other, repository=src)
+    push(registry, image, src, "v1", verify=False)
+    push(registry, other, src, "other", verify=False)
+    push(registry, signature, src, cosign_tag(image.digest), method="http")
+    push(registry, sbom, src, None, method="http")  # by digest only, reachable through the fallback index
+    push(registry, build_referrers_index([sbom]), src, cosign_tag(image.digest, ""), method="http")
+    push(registry, sbom_signature, src, cosign_tag(sbom.digest), method="http")
+    push(registry, other_signature, src, cosign_tag(other.digest), method="http")
+
+    plain = run(lambda s, d: copy_image(s, src, "v1", d, dst), registry.url, registry_dest.url)
+    assert plain.referrers == ()
+    result = run(lambda s, d: copy_image(s, src, "v1", d, dst, referrers=True), registry.url, registry_dest.url)
+
+    assert set(result.referrers) == {signature.digest, sbom.digest, sbom_signature.digest,
+                                     build_referrers_index([sbom]).digest}
+    # Every referrer is there byte for byte, under the tag that ties it to its subject.
+    assert inspect_raw(registry_dest, f"{dst}:{cosign_tag(image.digest)}") == signature.manifest.data
+    assert inspect_raw(registry_dest, f"{dst}:{cosign_tag(sbom.digest)}") == sbom_signature.manifest.data
+    assert inspect_raw(registry_dest, f"{dst}@{sbom.digest}") == sbom.manifest.data
+    tags = json.loads(run_skopeo(["list-tags", *registry_dest.skopeo_args(""), f"docker://{registry_dest.host}/{dst}"]).stdout)["Tags"]
+    assert cosign_tag(other.digest) not in tags and "other" not in tags  # another image's signature stays behind
