@@ -17,7 +17,7 @@ from reginventory.client.registry_writer import (
     RegistryWriter,
     bytes_source,
 )
-from reginventory.errors import DigestMismatchError, NotFoundError, UnauthorizedError, UnsupportedError
+from reginventory.errors import DigestMismatchError, NotFoundError, RegistryError, UnauthorizedError, UnsupportedError
 
 from .helpers import access_log, run
 
@@ -281,3 +281,30 @@ def test_an_upload_location_on_another_host_gets_no_credentials() -> None:
         assert put.method == "PUT" and put.path.replace("%3A", ":") == f"/upload/1?sig=a%2Bb&digest={digest}"
         assert "authorization" not in put.headers
         assert any(s.headers.get("authorization") == credentials for s in fake.seen if s.method == "POST")
+
+
+@pytest.mark.parametrize("image_survives", [True, False])
+def test_delete_tag_through_the_oci_tag_delete_api(image_survives: bool) -> None:
+    """A registry that deletes tags (202) gets one DELETE; one that took the tag for its image is caught."""
+    from harness.fake_registry import FakeRegistry, Reply
+
+    manifest = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}'
+    digest = sha256_digest(manifest)
+    present = Reply(200, {"Content-Type": "application/vnd.oci.image.manifest.v1+json",
+                          "Docker-Content-Digest": digest, "Content-Length": str(len(manifest))})
+    with FakeRegistry() as fake:
+        fake.route("HEAD", "/v2/team/app/manifests/old", present)
+        fake.route("DELETE", "/v2/team/app/manifests/old", Reply(202))
+        fake.route("HEAD", f"/v2/team/app/manifests/{digest}", present if image_survives else Reply(404, {}, b""))
+
+        async def go(client: RegistryClient) -> Any:
+            async with RegistryWriter(client) as writer:
+                return await writer.delete_tag("team/app", "old")
+
+        if image_survives:
+            done = run(go, fake.url)
+            assert (done.method, done.digest, done.placeholder_digest) == ("api", digest, None)
+        else:
+            with pytest.raises(RegistryError, match="deleted"):
+                run(go, fake.url)
+        assert [s.method for s in fake.seen if s.method in ("PUT", "POST", "PATCH")] == []  # no placeholder
