@@ -24,7 +24,7 @@ import re
 import time
 import urllib.parse
 from dataclasses import dataclass
-from typing import AsyncGenerator, Awaitable, Callable
+from typing import AsyncGenerator, Awaitable, Callable, Iterable
 
 import httpx
 
@@ -99,8 +99,12 @@ def ensure_secure(url: httpx.URL, allow_insecure: bool, what: str) -> None:
 
 def scopes_for(request: httpx.Request) -> list[str]:
     """The token scopes a registry request needs, from its path and method."""
-    path = urllib.parse.unquote(request.url.path)
-    scopes: list[str] = list(request.extensions.get(EXTRA_SCOPES, ()))
+    return scopes_for_path(urllib.parse.unquote(request.url.path), request.method, request.extensions.get(EXTRA_SCOPES, ()))
+
+
+def scopes_for_path(path: str, method: str, extra: Iterable[str] = ()) -> list[str]:
+    """The token scopes of a request to ``path`` (unquoted) by ``method``, plus ``extra``."""
+    scopes: list[str] = list(extra)
     if path.rstrip("/") == "/v2/_catalog":
         return ["registry:catalog:*", *scopes]
     if not path.startswith("/v2/"):
@@ -109,7 +113,7 @@ def scopes_for(request: httpx.Request) -> list[str]:
     if not matches:
         return scopes
     name = path[len("/v2/") : matches[-1].start()]
-    method = request.method.upper()
+    method = method.upper()
     if method in ("GET", "HEAD"):
         actions = "pull"
     elif method == "DELETE":
@@ -187,6 +191,37 @@ class RegistryAuth(httpx.Auth):
             return  # nothing new to try: the caller sees the 401
         await self._apply(request, [*scopes, *challenge.scopes], fetch=True, force=already_sent)
         yield request
+
+    def known_authorization(self, url: httpx.URL, path: str, method: str) -> tuple[bool, str | None]:
+        """(known, value): the ``Authorization`` a request to ``path`` on ``url``'s host would
+        carry now, without any I/O; ``known`` is False when a bearer token must be fetched first
+        (the request then goes through :meth:`async_auth_flow`)."""
+        challenge = self._challenge
+        if challenge is None:
+            return True, None
+        if challenge.scheme == "basic":
+            if self.credentials.anonymous:
+                return True, None
+            ensure_secure(url, self.allow_insecure, "a password")
+            return True, basic_header(self.credentials)
+        key = (challenge.realm or "", challenge.service or "", merge_scopes(scopes_for_path(path, method)))
+        token = self._tokens.get(key)
+        if token is None or not token.valid:
+            return False, None
+        return True, f"Bearer {token.value}"
+
+    def refused(self, challenge_header: str | None, sent: str | None) -> None:
+        """A request sent with ``sent`` (see :meth:`known_authorization`) got a 401: learn the
+        challenge, and forget the bearer token that was refused, so that the auth flow that
+        retries the request fetches a new one instead of sending it again."""
+        challenge = parse_challenge(challenge_header)
+        if challenge is not None and challenge.scheme in ("basic", "bearer"):
+            self._challenge = challenge
+        if sent and sent.startswith("Bearer "):
+            value = sent[len("Bearer "):]
+            for key, token in list(self._tokens.items()):
+                if token.value == value:
+                    del self._tokens[key]
 
     async def _apply(self, request: httpx.Request, scopes: list[str], *, fetch: bool, force: bool = False) -> None:
         challenge = self._challenge

@@ -12,9 +12,11 @@ import asyncio
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Mapping
+from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, NamedTuple, TypeVar, Union
 
+import aiohttp
 import httpx
+from httpx_aiohttp.transport import map_aiohttp_exceptions
 
 from reginventory.client import mediatypes as mt
 from reginventory.client.auth import RegistryAuth
@@ -38,12 +40,16 @@ from reginventory.client.manifest import (
 from reginventory.client.platform import Platform, host_platform
 from reginventory.client.reference import SHA256_RE, validate_repository
 from reginventory.client.transport import (
+    CONNECT_TIMEOUT_SECONDS,
     DEFAULT_MAX_IN_FLIGHT,
+    READ_TIMEOUT_SECONDS,
     RETRY_STATUSES,
+    USER_AGENT,
     RateLimiter,
     RetryPolicy,
     TLSOptions,
     make_http_client,
+    make_transport,
     resolve_base_url,
     retry_after_seconds,
 )
@@ -67,6 +73,13 @@ MAX_ERROR_BYTES = 64 * 1024
 #: A server hint longer than this is not waited for: the request fails with RateLimitedError.
 MAX_RETRY_AFTER_SECONDS = 60.0
 _LINK_RE = re.compile(r'<([^>]*)>\s*;[^,]*rel="?next"?')
+#: Headers of a manifest request. Bodies are read raw (digests are of the bytes as stored), so
+#: no compression is asked for.
+MANIFEST_HEADERS = {"Accept": mt.ACCEPT, "Accept-Encoding": "identity", "User-Agent": USER_AGENT}
+#: The httpx client's timeouts, as aiohttp takes them (``connect`` includes waiting for the pool).
+_LEAN_TIMEOUT = aiohttp.ClientTimeout(
+    sock_connect=CONNECT_TIMEOUT_SECONDS, sock_read=READ_TIMEOUT_SECONDS, connect=READ_TIMEOUT_SECONDS
+)
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,47 @@ def redact(url: httpx.URL | str) -> str:
     """A URL fit for a message: no user info, no query (upload states and tokens live there)."""
     parsed = httpx.URL(str(url))
     return str(parsed.copy_with(query=None, fragment=None, username=None, password=None))
+
+
+class LeanRequest(NamedTuple):
+    method: str
+    url: str
+
+
+class LeanResponse:
+    """A response of the lean manifest path: aiohttp's, seen through the few ``httpx.Response``
+    attributes the client reads (status, headers, reason, request, raw body, close)."""
+
+    __slots__ = ("_raw", "request")
+
+    def __init__(self, raw: aiohttp.ClientResponse, request: LeanRequest) -> None:
+        self._raw = raw
+        self.request = request
+
+    @property
+    def status_code(self) -> int:
+        return self._raw.status
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self._raw.headers
+
+    @property
+    def reason_phrase(self) -> str:
+        return self._raw.reason or ""
+
+    async def aiter_raw(self) -> AsyncIterator[bytes]:
+        with map_aiohttp_exceptions():
+            async for chunk in self._raw.content.iter_any():
+                yield chunk
+
+    async def aclose(self) -> None:
+        self._raw.release()
+
+
+#: A streamed response: httpx's, or the lean path's.
+AnyResponse = Union[httpx.Response, LeanResponse]
+R = TypeVar("R", bound=AnyResponse)
 
 
 def _error_codes(body: bytes) -> tuple[list[str], str | None]:
@@ -133,7 +187,13 @@ class RegistryClient:
         self.tls = tls
         self.retry = retry
         self.max_in_flight = max_in_flight
-        self._http = make_http_client(self.base_url, tls, max_in_flight=max_in_flight, auth=self.auth)
+        self._transport = make_transport(tls, max_in_flight=max_in_flight)
+        self._http = make_http_client(
+            self.base_url, tls, max_in_flight=max_in_flight, auth=self.auth, transport=self._transport
+        )
+        self._base = httpx.URL(self.base_url)
+        #: Manifest requests take the lean path until the registry redirects one (see _lean_send).
+        self._lean_manifests = True
         self._token_http = make_http_client(self.base_url, tls, max_in_flight=4)
         self.auth.bind(self._token_http.send)
         self._slots = asyncio.Semaphore(max_in_flight)
@@ -170,44 +230,102 @@ class RegistryClient:
         The caller reads the body (:meth:`read`) or closes the response.
         """
         context = {"registry": self.host, "repository": repository, "reference": reference}
-        for attempt in range(1, self.retry.attempts + 1):
-            await self.limiter.acquire()
+
+        def attempt() -> Awaitable[httpx.Response]:
             request = self._http.build_request(
                 method, url, headers=headers, content=content, params=params, extensions=extensions
             )
+            return self._http.send(request, stream=True)
+
+        response = await self._retrying(attempt, url, context)
+        if response.status_code not in ok:
+            await self.raise_for(response, **context)
+        return response
+
+    async def _manifest_request(self, method: str, repository: str, reference: str) -> AnyResponse:
+        """HEAD or GET a manifest with retries, by the lean path where it can serve (one aiohttp
+        request: no httpx request, auth flow or response objects), else through httpx.
+
+        The lean path sends what the auth already knows (see
+        :meth:`RegistryAuth.known_authorization`) and never follows a redirect: on a 401 or a
+        redirect, the same attempt goes through httpx, whose auth flow fetches tokens and whose
+        redirects drop ``Authorization`` across hosts (the first request is counted too).
+        """
+        validate_repository(repository)
+        path = f"/v2/{repository}/manifests/{reference}"
+        context = {"registry": self.host, "repository": repository, "reference": reference}
+
+        async def attempt() -> AnyResponse:
+            if self._lean_manifests:
+                known, authorization = self.auth.known_authorization(self._base, path, method)
+                if known:
+                    answer = await self._lean_send(method, path, authorization)
+                    if answer is not None:
+                        return answer
+            request = self._http.build_request(method, path, headers=MANIFEST_HEADERS)
+            return await self._http.send(request, stream=True)
+
+        response = await self._retrying(attempt, path, context)
+        if response.status_code != 200:
+            await self.raise_for(response, **context)
+        return response
+
+    async def _lean_send(self, method: str, path: str, authorization: str | None) -> LeanResponse | None:
+        """One request over the transport's aiohttp session; None (after counting the request)
+        when the answer is a 401 or a redirect, which only the httpx path handles."""
+        headers = MANIFEST_HEADERS if authorization is None else {**MANIFEST_HEADERS, "Authorization": authorization}
+        url = self.base_url + path
+        with map_aiohttp_exceptions():
+            raw = await self._transport.session().request(
+                method, url, headers=headers, allow_redirects=False, auto_decompress=False, timeout=_LEAN_TIMEOUT
+            )
+        status = raw.status
+        if status != 401 and not 300 <= status < 400:
+            return LeanResponse(raw, LeanRequest(method, url))
+        self.requests += 1
+        if status == 401:
+            self.auth.refused(raw.headers.get("www-authenticate"), authorization)
+        else:
+            self._lean_manifests = False  # this registry redirects manifests: httpx follows them
+        raw.release()
+        return None
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[R]], url: str | httpx.URL, context: dict[str, Any]) -> R:
+        """The request loop: rate limit, bounded requests in flight, retries on connection
+        errors and on 408/429/5xx (honouring ``Retry-After``); returns the last response."""
+        for n in range(1, self.retry.attempts + 1):
+            await self.limiter.acquire()
             try:
                 async with self._slots:
-                    response = await self._http.send(request, stream=True)
+                    response = await attempt()
             except httpx.TransportError as exc:
                 self.requests += 1
-                if attempt == self.retry.attempts:
+                if n == self.retry.attempts:
                     raise RegistryUnavailableError(
-                        f"cannot reach {redact(request.url)}: {exc or type(exc).__name__}", **context
+                        f"cannot reach {redact(self._base.join(url))}: {exc or type(exc).__name__}", **context
                     ) from None
-                await asyncio.sleep(self.retry.backoff(attempt))
+                await asyncio.sleep(self.retry.backoff(n))
                 continue
             self.requests += 1
             hint = retry_after_seconds(response.headers)
-            if response.status_code in RETRY_STATUSES and attempt < self.retry.attempts:
+            if response.status_code in RETRY_STATUSES and n < self.retry.attempts:
                 await response.aclose()
                 if hint is not None and hint > MAX_RETRY_AFTER_SECONDS:
                     raise RateLimitedError(
                         f"registry asks to wait {hint:.0f} s before retrying", retry_after=hint,
                         status=response.status_code, **context,
                     )
-                wait = hint if hint is not None else self.retry.backoff(attempt)
+                wait = hint if hint is not None else self.retry.backoff(n)
                 if response.status_code == 429:
                     self.limiter.pause(wait)
                 await asyncio.sleep(wait)
                 continue
             if hint is not None and response.status_code < 400:
                 self.limiter.pause(min(hint, MAX_RETRY_AFTER_SECONDS))
-            if response.status_code not in ok:
-                await self.raise_for(response, **context)
             return response
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def read(self, response: httpx.Response, limit: int, what: str = "body") -> bytes:
+    async def read(self, response: AnyResponse, limit: int, what: str = "body") -> bytes:
         """Read a streamed body, refusing more than ``limit`` bytes; always closes the response."""
         declared = response.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
@@ -235,7 +353,7 @@ class RegistryClient:
             )
         return body
 
-    async def raise_for(self, response: httpx.Response, **context: Any) -> None:
+    async def raise_for(self, response: AnyResponse, **context: Any) -> None:
         """Raise the exception that matches an unsuccessful response."""
         body = b""
         if response.request.method != "HEAD":
@@ -309,11 +427,7 @@ class RegistryClient:
 
     async def head_manifest(self, repository: str, reference: str) -> ManifestHead:
         """Digest, media type and size of a manifest by HEAD (GET when the digest header is absent)."""
-        validate_repository(repository)
-        response = await self.send(
-            "HEAD", f"/v2/{repository}/manifests/{reference}", repository=repository, reference=reference,
-            headers={"Accept": mt.ACCEPT},
-        )
+        response = await self._manifest_request("HEAD", repository, reference)
         await response.aclose()
         digest = response.headers.get("docker-content-digest")
         if not digest:
@@ -329,12 +443,8 @@ class RegistryClient:
 
     async def get_manifest(self, repository: str, reference: str) -> Manifest:
         """Fetch and parse a manifest with the full Accept list; verify it against its digest."""
-        validate_repository(repository)
         context = {"registry": self.host, "repository": repository, "reference": reference}
-        response = await self.send(
-            "GET", f"/v2/{repository}/manifests/{reference}", repository=repository, reference=reference,
-            headers={"Accept": mt.ACCEPT},
-        )
+        response = await self._manifest_request("GET", repository, reference)
         try:
             raw = await self.read(response, MAX_MANIFEST_BYTES, "manifest")
             manifest = parse_manifest(raw, response.headers.get("content-type"))

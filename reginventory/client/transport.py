@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from typing import AsyncIterator, Mapping
 
 import httpx
+from aiohttp import ClientSession
 from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
 
@@ -178,13 +179,26 @@ class RegistryTransport(AiohttpTransport):
             response.stream = ReceivedBytesStream(response.stream)
         return response
 
+    def session(self) -> ClientSession:
+        """The aiohttp session (and connection pool) under this transport, made on first use."""
+        if not isinstance(self.client, ClientSession):
+            self.client = self.get_client()
+        return self.client
+
+
+def make_transport(tls: TLSOptions, *, max_in_flight: int) -> RegistryTransport:
+    """The aiohttp transport with at most ``max_in_flight`` connections."""
+    limits = httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight)
+    return RegistryTransport(verify=tls.ssl_context(), limits=limits, trust_env=False)
+
 
 def make_http_client(
-    base_url: str, tls: TLSOptions, *, max_in_flight: int, auth: httpx.Auth | None = None
+    base_url: str, tls: TLSOptions, *, max_in_flight: int, auth: httpx.Auth | None = None,
+    transport: RegistryTransport | None = None,
 ) -> httpx.AsyncClient:
-    """An httpx AsyncClient over the aiohttp transport, following redirects safely."""
-    limits = httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight)
-    transport = RegistryTransport(verify=tls.ssl_context(), limits=limits, trust_env=False)
+    """An httpx AsyncClient over the aiohttp transport (``transport``, or a new one), following
+    redirects safely."""
+    transport = transport or make_transport(tls, max_in_flight=max_in_flight)
     return httpx.AsyncClient(
         base_url=base_url,
         transport=transport,
