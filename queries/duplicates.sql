@@ -18,11 +18,10 @@
 --   tag_count BIGINT: tags in the group
 --   layer_count INTEGER: layers of the image (null for an index)
 --   size BIGINT: compressed bytes of one image of the group (the largest)
-WITH tagged AS MATERIALIZED (
-    SELECT t.registry, t.repository, t.tag, t.digest, t.digest_key, m.kind, m.total_size,
-           m.layer_count
-    FROM keyed.tags AS t
-    LEFT JOIN keyed.manifests AS m ON m.repo_key = t.repo_key AND m.digest_key = t.digest_key
+WITH tagged AS (
+    SELECT registry, repository, tag, digest, digest_key, kind, size AS total_size, layer_count,
+           layers_size
+    FROM keyed.tag_facts
 ),
 shared_digests AS (
     SELECT digest_key FROM tagged GROUP BY digest_key HAVING count(*) > 1
@@ -42,10 +41,9 @@ candidates AS (
     -- identical layer sets imply the same layer count and layer bytes: only such images
     -- need their layers compared
     SELECT digest_key
-    FROM (SELECT DISTINCT t.digest_key, m.layer_count, m.layers_size
-          FROM tagged AS t
-          JOIN keyed.manifests AS m ON m.digest_key = t.digest_key
-          WHERE t.kind = 'image')
+    FROM (SELECT DISTINCT digest_key, layer_count, layers_size
+          FROM tagged
+          WHERE kind = 'image')
     QUALIFY count(*) OVER (PARTITION BY layer_count, layers_size) > 1
 ),
 images AS (

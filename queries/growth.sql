@@ -77,15 +77,17 @@ tag_changes AS (
     GROUP BY 1
 ),
 blobs_from AS (
-    SELECT DISTINCT r.repo_key, r.blob_key, r.size
-    FROM history_keyed.blob_refs AS r
+    -- repo_blobs is in memory for the selected crawl, worked out from Parquet for the others;
+    -- within one crawl, its stored rows are distinct already
+    SELECT r.repo_key, r.blob_key, r.size
+    FROM history_keyed.repo_blobs AS r
     SEMI JOIN pairs AS p ON p.from_key = r.crawl_key
     WHERE NOT r."foreign"
       AND (CAST($from_crawl AS VARCHAR) IS NULL OR r.crawl_id = CAST($from_crawl AS VARCHAR))
 ),
 blobs_to AS (
-    SELECT DISTINCT r.repo_key, r.blob_key, r.size
-    FROM history_keyed.blob_refs AS r
+    SELECT r.repo_key, r.blob_key, r.size
+    FROM history_keyed.repo_blobs AS r
     SEMI JOIN pairs AS p ON p.to_key = r.crawl_key
     WHERE NOT r."foreign"
       AND (CAST($to_crawl AS VARCHAR) IS NULL OR r.crawl_id = CAST($to_crawl AS VARCHAR))

@@ -14,12 +14,9 @@
 --   coverage DOUBLE: tags / repository_tags, from 0 to 1
 --   images BIGINT: distinct digests that its tags point at and that offer it
 WITH tagged AS (
-    SELECT t.registry, t.repository, t.repo_key, t.tag, t.digest_key, f.platforms
-    FROM keyed.tags AS t
-    LEFT JOIN keyed.manifests AS m ON m.repo_key = t.repo_key AND m.digest_key = t.digest_key
-    LEFT JOIN keyed.manifest_facts AS f ON f.digest_key = t.digest_key
-    WHERE coalesce(m.kind, '') NOT IN ('signature', 'attestation', 'sbom')
-      AND m.subject_digest IS NULL
+    SELECT registry, repository, repo_key, tag, digest_key, platforms
+    FROM keyed.tag_facts
+    WHERE NOT referrer
 ),
 totals AS (
     SELECT repo_key, count(*) AS repository_tags FROM tagged GROUP BY repo_key

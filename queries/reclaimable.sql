@@ -28,12 +28,12 @@ WITH deleted AS (
 ),
 deleted_refs AS MATERIALIZED (
     -- the references that deleted manifest revisions make
-    SELECT r.*
+    SELECT r.crawl_key, r.repo_key, r.blob_key, r.kind, r.size
     FROM keyed.blob_refs AS r
     SEMI JOIN deleted AS d ON d.repo_key = r.repo_key AND d.digest_key = r.digest_key
 ),
 touched AS (
-    SELECT blob_key,
+    SELECT blob_key, any_value(crawl_key) AS crawl_key,
            min(CASE kind WHEN 'manifest' THEN 1 WHEN 'config' THEN 2 ELSE 3 END) AS kind_rank,
            max(size) AS size,
            count(*) AS deleted_refs
@@ -44,53 +44,83 @@ freed_keys AS MATERIALIZED (
     -- freed: every reference to the blob comes from a deleted revision, and it is stored
     SELECT t.*
     FROM touched AS t
-    JOIN keyed.blob_revisions AS b ON b.blob_key = t.blob_key
+    JOIN keyed.blob_revisions AS b ON b.crawl_key = t.crawl_key AND b.blob_key = t.blob_key
     WHERE b.refs = t.deleted_refs AND NOT b."foreign"
 ),
-freed AS (
-    SELECT f.blob_key, any_value(r.registry) AS registry,
-           CASE any_value(f.kind_rank) WHEN 1 THEN 'manifest' WHEN 2 THEN 'config' ELSE 'layer' END
-               AS kind,
-           any_value(f.size) AS size,
-           list(DISTINCT r.repository ORDER BY r.repository) AS repositories
-    FROM freed_keys AS f
-    JOIN deleted_refs AS r ON r.blob_key = f.blob_key
-    GROUP BY f.blob_key
+freed_repositories AS MATERIALIZED (
+    -- each freed blob with each repository whose deleted revisions referenced it
+    SELECT DISTINCT r.repo_key, r.blob_key
+    FROM deleted_refs AS r
+    SEMI JOIN freed_keys AS f ON f.blob_key = r.blob_key
+),
+registries AS (
+    SELECT DISTINCT crawl_key, registry FROM keyed.repositories
+),
+-- $by = 'blob': each freed blob named, with its repositories
+blob_keys AS (
+    SELECT * FROM freed_keys WHERE $by = 'blob'
+),
+blob_repositories AS (
+    SELECT r.blob_key, list(p.repository ORDER BY p.repository) AS repositories
+    FROM freed_repositories AS r
+    SEMI JOIN blob_keys AS f ON f.blob_key = r.blob_key
+    JOIN keyed.repositories AS p ON p.repo_key = r.repo_key
+    GROUP BY r.blob_key
 ),
 names AS (
     SELECT digest_key AS blob_key, any_value(digest) AS digest FROM keyed.manifests
-    SEMI JOIN freed_keys AS f ON f.blob_key = digest_key GROUP BY digest_key
+    SEMI JOIN blob_keys AS f ON f.blob_key = digest_key GROUP BY digest_key
     UNION
     SELECT config_key, any_value(config_digest) FROM keyed.manifests
-    SEMI JOIN freed_keys AS f ON f.blob_key = config_key GROUP BY config_key
+    SEMI JOIN blob_keys AS f ON f.blob_key = config_key GROUP BY config_key
     UNION
     SELECT layer_key, any_value(layer_digest) FROM keyed.layers
-    SEMI JOIN freed_keys AS f ON f.blob_key = layer_key GROUP BY layer_key
+    SEMI JOIN blob_keys AS f ON f.blob_key = layer_key GROUP BY layer_key
     UNION
     SELECT child_key, any_value(child_digest) FROM keyed.index_children
-    SEMI JOIN freed_keys AS f ON f.blob_key = child_key GROUP BY child_key
+    SEMI JOIN blob_keys AS f ON f.blob_key = child_key GROUP BY child_key
 ),
-named AS (
-    SELECT f.*, n.digest
-    FROM freed AS f
+by_blob AS (
+    SELECT g.registry, NULL AS repository, n.digest,
+           CASE f.kind_rank WHEN 1 THEN 'manifest' WHEN 2 THEN 'config' ELSE 'layer' END AS kind,
+           r.repositories, 1 AS blobs, f.size
+    FROM blob_keys AS f
+    JOIN registries AS g ON g.crawl_key = f.crawl_key
+    JOIN blob_repositories AS r ON r.blob_key = f.blob_key
     JOIN (SELECT blob_key, any_value(digest) AS digest FROM names GROUP BY blob_key) AS n
       ON n.blob_key = f.blob_key
 ),
-per_repository AS (
-    SELECT registry, unnest(repositories) AS repository, size FROM named
+-- $by = 'repository': a blob counts in each repository that referenced it
+by_repository AS (
+    SELECT p.registry, p.repository, NULL AS digest, NULL AS kind, [p.repository] AS repositories,
+           count(*) AS blobs, CAST(sum(f.size) AS BIGINT) AS size
+    FROM (SELECT * FROM freed_repositories WHERE $by = 'repository') AS r
+    JOIN freed_keys AS f ON f.blob_key = r.blob_key
+    JOIN keyed.repositories AS p ON p.repo_key = r.repo_key
+    GROUP BY p.registry, p.repository
+),
+-- $by = 'registry': the total, and every repository that referenced a freed blob
+registry_totals AS (
+    SELECT g.registry, count(*) AS blobs, CAST(sum(f.size) AS BIGINT) AS size
+    FROM (SELECT * FROM freed_keys WHERE $by = 'registry') AS f
+    JOIN registries AS g ON g.crawl_key = f.crawl_key
+    GROUP BY g.registry
+),
+registry_repositories AS (
+    SELECT p.registry, list(p.repository ORDER BY p.repository) AS repositories
+    FROM (SELECT DISTINCT repo_key FROM freed_repositories WHERE $by = 'registry') AS r
+    JOIN keyed.repositories AS p ON p.repo_key = r.repo_key
+    GROUP BY p.registry
+),
+by_registry AS (
+    SELECT t.registry, NULL AS repository, NULL AS digest, NULL AS kind, r.repositories,
+           t.blobs, t.size
+    FROM registry_totals AS t
+    JOIN registry_repositories AS r ON r.registry = t.registry
 )
-SELECT registry, NULL AS repository, digest, kind, repositories, 1 AS blobs, size
-FROM named
-WHERE $by = 'blob'
+SELECT * FROM by_blob
 UNION ALL
-SELECT registry, repository, NULL, NULL, [repository], count(*), CAST(sum(size) AS BIGINT)
-FROM per_repository
-WHERE $by = 'repository'
-GROUP BY registry, repository
+SELECT * FROM by_repository
 UNION ALL
-SELECT registry, NULL, NULL, NULL, list_sort(list_distinct(flatten(list(repositories)))),
-       count(*), CAST(sum(size) AS BIGINT)
-FROM named
-WHERE $by = 'registry'
-GROUP BY registry
+SELECT * FROM by_registry
 ORDER BY registry, size DESC, repository, digest

@@ -17,41 +17,27 @@
 --   size BIGINT: bytes referenced
 --   unique_size BIGINT: bytes referenced by no other repository
 --   shared_size BIGINT: bytes also referenced by another repository
-WITH refs AS (
-    SELECT DISTINCT repo_key, blob_key, size
-    FROM keyed.blob_refs
-    WHERE NOT "foreign"
-),
-owners AS (
-    SELECT blob_key, count(*) AS repositories
-    FROM refs
-    GROUP BY blob_key
-),
-sizes AS (
+WITH sizes AS (
+    -- repo_blobs holds each repository's distinct blobs; blob_revisions how many repositories
+    -- store each blob
     SELECT r.repo_key,
            count(*) AS blobs,
            sum(r.size) AS size,
-           coalesce(sum(r.size) FILTER (WHERE o.repositories = 1), 0) AS unique_size
-    FROM refs AS r
-    JOIN owners AS o ON o.blob_key = r.blob_key
+           coalesce(sum(r.size) FILTER (WHERE b.owners = 1), 0) AS unique_size
+    FROM keyed.repo_blobs AS r
+    JOIN keyed.blob_revisions AS b ON b.crawl_key = r.crawl_key AND b.blob_key = r.blob_key
+    WHERE NOT r."foreign"
     GROUP BY r.repo_key
 ),
 tag_counts AS (
-    SELECT repo_key, any_value(registry) AS registry, any_value(repository) AS repository,
-           count(*) AS tags, count(DISTINCT digest_key) AS images
+    SELECT repo_key, count(*) AS tags, count(DISTINCT digest_key) AS images
     FROM keyed.tags
     GROUP BY repo_key
 ),
 manifest_counts AS (
-    SELECT repo_key, any_value(registry) AS registry, any_value(repository) AS repository,
-           count(DISTINCT digest_key) AS manifests
+    SELECT repo_key, count(DISTINCT digest_key) AS manifests
     FROM keyed.manifests
     GROUP BY repo_key
-),
-repositories AS (
-    SELECT repo_key, registry, repository FROM tag_counts
-    UNION
-    SELECT repo_key, registry, repository FROM manifest_counts
 )
 SELECT p.registry, p.repository,
        coalesce(t.tags, 0) AS tags,
@@ -61,7 +47,7 @@ SELECT p.registry, p.repository,
        CAST(coalesce(s.size, 0) AS BIGINT) AS size,
        CAST(coalesce(s.unique_size, 0) AS BIGINT) AS unique_size,
        CAST(coalesce(s.size, 0) - coalesce(s.unique_size, 0) AS BIGINT) AS shared_size
-FROM repositories AS p
+FROM keyed.repositories AS p
 LEFT JOIN tag_counts AS t ON t.repo_key = p.repo_key
 LEFT JOIN manifest_counts AS m ON m.repo_key = p.repo_key
 LEFT JOIN sizes AS s ON s.repo_key = p.repo_key

@@ -26,16 +26,9 @@
 --   kept_tags VARCHAR[]: tags of the same repository and digest that are not stale
 --   reason VARCHAR: why it is stale, in words
 WITH candidates AS (
-    SELECT t.registry, t.repository, t.repo_key, t.tag, t.digest, t.digest_key, m.kind,
-           f.created, m.total_size AS size
-    FROM keyed.tags AS t
-    LEFT JOIN keyed.manifests AS m ON m.repo_key = t.repo_key AND m.digest_key = t.digest_key
-    LEFT JOIN keyed.manifest_facts AS f ON f.digest_key = t.digest_key
-    WHERE coalesce(m.kind, '') NOT IN ('signature', 'attestation', 'sbom')
-      AND m.subject_digest IS NULL
-      AND NOT EXISTS (
-          SELECT 1 FROM keyed.referrers AS r
-          WHERE r.repo_key = t.repo_key AND r.digest_key = t.digest_key)
+    SELECT registry, repository, repo_key, tag, digest, digest_key, kind, created, size
+    FROM keyed.tag_facts
+    WHERE NOT referrer AND NOT listed_referrer
 ),
 ranked AS (
     SELECT *,

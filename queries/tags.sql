@@ -18,11 +18,7 @@
 --   platforms VARCHAR[]: os/arch[/variant] of the image or of the index's images
 --   first_seen TIMESTAMP WITH TIME ZONE: the first crawl that saw this tag at this digest
 --   last_seen TIMESTAMP WITH TIME ZONE: the latest crawl that saw it
-SELECT t.registry, t.repository, t.tag, t.digest, t.media_type, m.kind, f.created,
-       m.total_size AS size,
-       coalesce(f.platforms, CAST([] AS VARCHAR[])) AS platforms,
-       t.first_seen, t.last_seen
-FROM keyed.tags AS t
-LEFT JOIN keyed.manifests AS m ON m.repo_key = t.repo_key AND m.digest_key = t.digest_key
-LEFT JOIN keyed.manifest_facts AS f ON f.digest_key = t.digest_key
-ORDER BY t.registry, t.repository, t.tag
+SELECT registry, repository, tag, digest, media_type, kind, created, size,
+       coalesce(platforms, CAST([] AS VARCHAR[])) AS platforms, first_seen, last_seen
+FROM keyed.tag_facts
+ORDER BY registry, repository, tag

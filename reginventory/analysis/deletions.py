@@ -139,11 +139,16 @@ def _normalise(table: pa.Table, registries: Iterable[str], where: str) -> pa.Tab
 def expand_deletions(con: duckdb.DuckDBPyConnection, requested: pa.Table, *, expand: bool = True) -> int:
     """Fill ``deletion_closure`` with the requested manifests and, if ``expand``, their cascade.
 
-    Returns the number of cascade steps run.
+    Returns the number of cascade steps run. The same set loaded again (the report asks
+    ``reclaimable`` for totals and per repository) keeps the closure already there: 0 steps.
     """
-    con.execute(f"DELETE FROM {DELETION_CLOSURE}").fetchall()
     con.register("_requested_deletions", requested)
     try:
+        fingerprint = _fingerprint(con, expand)
+        if _loaded_fingerprint(con) == f"{fingerprint} {_count(con)}":
+            return 0
+        con.execute(f"DELETE FROM {DELETION_CLOSURE}").fetchall()
+        con.execute(f"DELETE FROM {DELETION_CLOSURE}_source").fetchall()
         con.execute(
             f"INSERT INTO {DELETION_CLOSURE} SELECT DISTINCT registry, repository, digest, "
             "'requested', NULL, hash(registry, repository), hash(registry, digest) "
@@ -151,8 +156,15 @@ def expand_deletions(con: duckdb.DuckDBPyConnection, requested: pa.Table, *, exp
         ).fetchall()
     finally:
         con.unregister("_requested_deletions")
-    if not expand:
-        return 0
+    steps = _cascade(con) if expand else 0
+    # with the closure's row count: a closure edited by hand since is loaded again
+    con.execute(
+        f"INSERT INTO {DELETION_CLOSURE}_source VALUES (?)", [f"{fingerprint} {_count(con)}"]
+    ).fetchall()
+    return steps
+
+
+def _cascade(con: duckdb.DuckDBPyConnection) -> int:
     step = (SQL_DIR / "cascade_step.sql").read_text()
     for steps in range(1, MAX_CASCADE_STEPS + 1):
         before = _count(con)
@@ -160,6 +172,21 @@ def expand_deletions(con: duckdb.DuckDBPyConnection, requested: pa.Table, *, exp
         if _count(con) == before:
             return steps
     raise SnapshotError(f"the deletion cascade did not settle after {MAX_CASCADE_STEPS} steps")
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection, expand: bool) -> str:
+    """An order-free fingerprint of ``_requested_deletions`` (and the expand flag)."""
+    row = con.execute(
+        "SELECT count(*), sum(hash(registry, repository, digest)::HUGEINT), "
+        "bit_xor(hash(digest, repository, registry)) FROM _requested_deletions"
+    ).fetchall()[0]
+    return f"{row[0]} {row[1]} {row[2]} {bool(expand)}"
+
+
+def _loaded_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The fingerprint of the set ``deletion_closure`` was loaded from, and its row count then."""
+    rows = con.execute(f"SELECT fingerprint FROM {DELETION_CLOSURE}_source").fetchall()
+    return rows[0][0] if len(rows) == 1 else None
 
 
 def _count(con: duckdb.DuckDBPyConnection) -> int:

@@ -20,8 +20,8 @@ from reginventory.analysis.names import (
 #: ``sql/keyed/*.sql``, in dependency order: ``{source}`` is the schema of the snapshot views,
 #: ``{target}`` the schema being built (internal names only, never user input).
 KEYED_TABLES = (
-    "tags", "manifests", "layers", "index_children", "referrers", "blob_refs", "blob_revisions",
-    "manifest_facts",
+    "tags", "manifests", "layers", "index_children", "referrers", "repositories", "blob_refs",
+    "repo_blobs", "blob_revisions", "manifest_facts", "tag_facts",
 )
 #: What each keyed table is built from.
 KEYED_DEPENDS: dict[str, tuple[str, ...]] = {
@@ -30,9 +30,12 @@ KEYED_DEPENDS: dict[str, tuple[str, ...]] = {
     "layers": (),
     "index_children": (),
     "referrers": (),
+    "repositories": ("tags", "manifests"),
     "blob_refs": ("manifests", "layers", "index_children"),
-    "blob_revisions": ("blob_refs",),
+    "repo_blobs": ("blob_refs",),
+    "blob_revisions": ("repo_blobs",),
     "manifest_facts": ("manifests", "index_children"),
+    "tag_facts": ("tags", "manifests", "referrers", "manifest_facts"),
 }
 #: ``sql/views/*.sql``: readable views (digest strings) over the keyed tables.
 READABLE_VIEWS = ("blob_refs", "blobs", "manifest_facts")

@@ -192,6 +192,8 @@ class SnapshotConnection:
             "(registry VARCHAR, repository VARCHAR, digest VARCHAR, reason VARCHAR, cause VARCHAR, "
             "repo_key UBIGINT, digest_key UBIGINT)"
         )
+        # What deletion_closure was loaded from (see deletions.expand_deletions).
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {DELETION_CLOSURE}_source (fingerprint VARCHAR)")
 
 
 def open_connection(

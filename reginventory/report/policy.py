@@ -62,26 +62,21 @@ def default_deletions(untagged: pa.Table, stale: pa.Table) -> pa.Table:
 
 
 def reclaimable_of(inventory: Inventory, deletions: pa.Table, *, note: str = DEFAULT_POLICY_NOTE) -> Reclaimable:
-    """Run ``reclaimable`` once (per blob) and total it, overall and per repository."""
+    """``reclaimable`` per registry (the totals) and per repository; the cascade runs once.
+
+    Per blob would name every freed blob (millions at scale) only to sum them here.
+    """
     if deletions.num_rows == 0:
         return Reclaimable(0, 0, 0, {}, note)
-    freed = inventory.run_arrow("reclaimable", deletions=deletions, by="blob")
-    total = int(pc.sum(freed.column("size")).as_py() or 0) if freed.num_rows else 0
-    per_repository: dict[tuple[str, str], int] = {}
-    if freed.num_rows:
-        repositories = freed.column("repositories").combine_chunks()
-        parents = pc.list_parent_indices(repositories)
-        exploded = pa.table(
-            {
-                "registry": pc.take(freed.column("registry"), parents),
-                "repository": pc.list_flatten(repositories),
-                "size": pc.take(freed.column("size"), parents),
-            }
-        )
-        grouped = exploded.group_by(["registry", "repository"]).aggregate([("size", "sum")])
-        for row in grouped.to_pylist():
-            per_repository[(row["registry"], row["repository"])] = int(row["size_sum"] or 0)
-    return Reclaimable(total, freed.num_rows, deletions.num_rows, per_repository, note)
+    totals = inventory.run_arrow("reclaimable", deletions=deletions, by="registry")
+    repositories = inventory.run_arrow("reclaimable", deletions=deletions, by="repository")
+    total = int(pc.sum(totals.column("size")).as_py() or 0) if totals.num_rows else 0
+    blobs = int(pc.sum(totals.column("blobs")).as_py() or 0) if totals.num_rows else 0
+    per_repository = {
+        (row["registry"], row["repository"]): int(row["size"] or 0)
+        for row in repositories.select(["registry", "repository", "size"]).to_pylist()
+    }
+    return Reclaimable(total, blobs, deletions.num_rows, per_repository, note)
 
 
 def policy_reclaimable(inventory: Inventory, policy_path: str | Path) -> Reclaimable:

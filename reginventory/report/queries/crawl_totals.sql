@@ -5,7 +5,9 @@
 -- computes only the crawls it has not seen. Counts come from the crawl's rows, not
 -- from the crawler's own counters; bytes are those of the distinct blobs (manifests, configs,
 -- layers, index children) that the crawl's manifests reference, foreign layers excluded: what
--- the registry stores, as in repo_sizes (blob_refs) but counted once per registry.
+-- the registry stores, as in repo_sizes (blob_refs) but counted once per registry. The
+-- selected crawl's figures come from the keyed tables in memory, the others' from Parquet
+-- (filters on registry and crawl_id reach the scans: other crawls are not read).
 --
 -- Parameters:
 --   crawls VARCHAR[]: the crawls, each as registry and crawl id separated by a space
@@ -21,60 +23,47 @@
 --   manifests BIGINT: manifest revisions present, per repository
 --   size BIGINT: bytes of distinct blobs stored
 WITH chosen AS (
-    SELECT h.registry, h.crawl_id, h.started, h.status,
+    SELECT h.registry, h.crawl_id, hash(h.registry, h.crawl_id) AS crawl_key, h.started, h.status,
            (h.registry, h.crawl_id) IN (SELECT registry, crawl_id FROM main.crawls) AS selected
     FROM history.crawls AS h
     WHERE list_contains(CAST($crawls AS VARCHAR[]), h.registry || ' ' || h.crawl_id)
 ),
 tag_counts AS (
-    -- filters on registry and crawl_id reach the Parquet scans: other crawls are not read
-    SELECT registry, crawl_id, count(*) AS tags, count(DISTINCT hash(repository, digest)) AS images
-    FROM history.tags
+    SELECT crawl_key, count(*) AS tags, count(DISTINCT hash(repo_key, digest_key)) AS images
+    FROM history_keyed.tags
     WHERE list_contains(CAST($crawls AS VARCHAR[]), registry || ' ' || crawl_id)
-    GROUP BY ALL
+    GROUP BY crawl_key
 ),
 manifest_counts AS (
-    SELECT registry, crawl_id, count(*) AS manifests
-    FROM history.manifests
+    SELECT crawl_key, count(*) AS manifests
+    FROM history_keyed.manifests
     WHERE list_contains(CAST($crawls AS VARCHAR[]), registry || ' ' || crawl_id)
-    GROUP BY ALL
+    GROUP BY crawl_key
 ),
 repositories AS (
-    SELECT registry, crawl_id, count(*) AS repositories
-    FROM (
-        SELECT registry, crawl_id, repository FROM history.tags
-        WHERE list_contains(CAST($crawls AS VARCHAR[]), registry || ' ' || crawl_id)
-        UNION
-        SELECT registry, crawl_id, repository FROM history.manifests
-        WHERE list_contains(CAST($crawls AS VARCHAR[]), registry || ' ' || crawl_id)
-    )
-    GROUP BY ALL
-),
-blob_rows AS (
-    -- every blob a manifest of the crawl references: the manifest itself, its config, its
-    -- layers, an index's children. The content tables hold one row per manifest digest, so no
-    -- join with the repositories is needed to know which blobs the registry stores.
-    SELECT registry, crawl_id, digest AS blob, manifest_size AS size, false AS "foreign" FROM history.manifests
-    UNION ALL
-    SELECT registry, crawl_id, config_digest, config_size, false FROM history.manifests
-    WHERE config_digest IS NOT NULL
-    UNION ALL
-    SELECT registry, crawl_id, layer_digest, size, "foreign" FROM history.layers
-    UNION ALL
-    SELECT registry, crawl_id, child_digest, child_size, false FROM history.index_children
+    SELECT crawl_key, count(*) AS repositories
+    FROM history_keyed.repositories
+    WHERE list_contains(CAST($crawls AS VARCHAR[]), registry || ' ' || crawl_id)
+    GROUP BY crawl_key
 ),
 stored AS (
-    SELECT registry, crawl_id, sum(size) AS size
+    -- per blob: its largest size, unless some manifest lists it as a foreign layer
+    SELECT crawl_key, sum(size) AS size
+    FROM keyed.blob_revisions
+    WHERE NOT "foreign" AND crawl_key IN (SELECT crawl_key FROM chosen)
+    GROUP BY crawl_key
+    UNION ALL
+    SELECT crawl_key, sum(size)
     FROM (
-        -- grouped by a 64-bit hash of the digest, as the analysis layer's keys are: faster
-        -- than strings, and a collision among millions of blobs is vanishingly unlikely
-        SELECT registry, crawl_id, hash(blob) AS blob_key, max(size) AS size
-        FROM blob_rows
-        WHERE list_contains(CAST($crawls AS VARCHAR[]), registry || ' ' || crawl_id)
-        GROUP BY ALL
+        SELECT crawl_key, blob_key, max(size) AS size
+        FROM other_keyed.repo_blobs
+        -- by crawl id alone (repo_blobs names no registry): the join on crawl_key below
+        -- drops another registry's crawl of the same id
+        WHERE list_contains(list_transform(CAST($crawls AS VARCHAR[]), lambda c: split_part(c, ' ', 2)), crawl_id)
+        GROUP BY crawl_key, blob_key
         HAVING NOT bool_or("foreign")
     )
-    GROUP BY ALL
+    GROUP BY crawl_key
 )
 SELECT c.registry, c.crawl_id, c.started, c.status, c.selected,
        coalesce(r.repositories, 0) AS repositories,
@@ -83,8 +72,8 @@ SELECT c.registry, c.crawl_id, c.started, c.status, c.selected,
        coalesce(m.manifests, 0) AS manifests,
        CAST(coalesce(s.size, 0) AS BIGINT) AS size
 FROM chosen AS c
-LEFT JOIN tag_counts AS t ON t.registry = c.registry AND t.crawl_id = c.crawl_id
-LEFT JOIN manifest_counts AS m ON m.registry = c.registry AND m.crawl_id = c.crawl_id
-LEFT JOIN repositories AS r ON r.registry = c.registry AND r.crawl_id = c.crawl_id
-LEFT JOIN stored AS s ON s.registry = c.registry AND s.crawl_id = c.crawl_id
+LEFT JOIN tag_counts AS t ON t.crawl_key = c.crawl_key
+LEFT JOIN manifest_counts AS m ON m.crawl_key = c.crawl_key
+LEFT JOIN repositories AS r ON r.crawl_key = c.crawl_key
+LEFT JOIN stored AS s ON s.crawl_key = c.crawl_key
 ORDER BY c.registry, c.started, c.crawl_id

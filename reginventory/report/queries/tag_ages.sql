@@ -1,7 +1,7 @@
 -- tag_ages: how old the images behind the tags are, in fixed buckets, at $as_of.
 --
 -- Referrer tags (cosign signatures, attestations, SBOMs) are left out, as in stale_tags. An
--- index is as old as its newest image (manifest_facts). Tags whose image has no known creation
+-- index is as old as its newest image (manifest_facts, through keyed.tag_facts). Tags whose image has no known creation
 -- time fall in the bucket `unknown`. Every bucket has a row, even when empty.
 --
 -- Parameters:
@@ -17,14 +17,9 @@ WITH buckets(bucket, label, max_days) AS (
            (7, '2-3 years', 1095), (8, '> 3 years', NULL), (9, 'unknown', NULL)
 ),
 aged AS (
-    SELECT m.total_size AS size,
-           (epoch(CAST($as_of AS TIMESTAMPTZ)) - epoch(f.created)) / 86400 AS age_days
-    FROM tags AS t
-    LEFT JOIN manifests AS m
-      ON m.registry = t.registry AND m.repository = t.repository AND m.digest = t.digest
-    LEFT JOIN manifest_facts AS f ON f.registry = t.registry AND f.digest = t.digest
-    WHERE coalesce(m.kind, '') NOT IN ('signature', 'attestation', 'sbom')
-      AND m.subject_digest IS NULL
+    SELECT size, (epoch(CAST($as_of AS TIMESTAMPTZ)) - epoch(created)) / 86400 AS age_days
+    FROM keyed.tag_facts
+    WHERE NOT referrer
 ),
 placed AS (
     SELECT CASE

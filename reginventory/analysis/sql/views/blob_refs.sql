@@ -20,8 +20,9 @@ unique_names AS (
 revisions AS (
     SELECT DISTINCT crawl_key, crawl_id, repo_key, digest_key, digest FROM {target}.manifests
 )
-SELECT r.registry, v.crawl_id, r.repository, v.digest, n.blob_digest, r.kind, r.size, r."foreign"
+SELECT p.registry, v.crawl_id, p.repository, v.digest, n.blob_digest, r.kind, r.size, r."foreign"
 FROM {target}.blob_refs AS r
+JOIN {target}.repositories AS p ON p.crawl_key = r.crawl_key AND p.repo_key = r.repo_key
 JOIN revisions AS v
   ON v.crawl_key = r.crawl_key AND v.repo_key = r.repo_key AND v.digest_key = r.digest_key
 JOIN unique_names AS n ON n.crawl_key = r.crawl_key AND n.blob_key = r.blob_key
