@@ -242,7 +242,9 @@ class RegistryClient:
             await self.raise_for(response, **context)
         return response
 
-    async def _manifest_request(self, method: str, repository: str, reference: str) -> AnyResponse:
+    async def _manifest_request(
+        self, method: str, repository: str, reference: str, *, if_none_match: str | None = None
+    ) -> AnyResponse:
         """HEAD or GET a manifest with retries, by the lean path where it can serve (one aiohttp
         request: no httpx request, auth flow or response objects), else through httpx.
 
@@ -250,37 +252,42 @@ class RegistryClient:
         :meth:`RegistryAuth.known_authorization`) and never follows a redirect: on a 401 or a
         redirect, the same attempt goes through httpx, whose auth flow fetches tokens and whose
         redirects drop ``Authorization`` across hosts (the first request is counted too).
+        ``if_none_match`` makes the request conditional: a 304 is then an answer too.
         """
         validate_repository(repository)
         path = f"/v2/{repository}/manifests/{reference}"
         context = {"registry": self.host, "repository": repository, "reference": reference}
+        headers = MANIFEST_HEADERS if if_none_match is None else {**MANIFEST_HEADERS, "If-None-Match": if_none_match}
 
         async def attempt() -> AnyResponse:
             if self._lean_manifests:
                 known, authorization = self.auth.known_authorization(self._base, path, method)
                 if known:
-                    answer = await self._lean_send(method, path, authorization)
+                    answer = await self._lean_send(method, path, headers, authorization)
                     if answer is not None:
                         return answer
-            request = self._http.build_request(method, path, headers=MANIFEST_HEADERS)
+            request = self._http.build_request(method, path, headers=headers)
             return await self._http.send(request, stream=True)
 
         response = await self._retrying(attempt, path, context)
-        if response.status_code != 200:
+        if response.status_code != 200 and not (response.status_code == 304 and if_none_match):
             await self.raise_for(response, **context)
         return response
 
-    async def _lean_send(self, method: str, path: str, authorization: str | None) -> LeanResponse | None:
+    async def _lean_send(
+        self, method: str, path: str, headers: Mapping[str, str], authorization: str | None
+    ) -> LeanResponse | None:
         """One request over the transport's aiohttp session; None (after counting the request)
         when the answer is a 401 or a redirect, which only the httpx path handles."""
-        headers = MANIFEST_HEADERS if authorization is None else {**MANIFEST_HEADERS, "Authorization": authorization}
+        if authorization is not None:
+            headers = {**headers, "Authorization": authorization}
         url = self.base_url + path
         with map_aiohttp_exceptions():
             raw = await self._transport.session().request(
                 method, url, headers=headers, allow_redirects=False, auto_decompress=False, timeout=_LEAN_TIMEOUT
             )
         status = raw.status
-        if status != 401 and not 300 <= status < 400:
+        if status != 401 and not (300 <= status < 400 and status != 304):
             return LeanResponse(raw, LeanRequest(method, url))
         self.requests += 1
         if status == 401:
@@ -425,11 +432,25 @@ class RegistryClient:
         url = f"/v2/{repository}/tags/list?n={min(page_size, PAGE_SIZE)}"
         return [tag async for page in self._pages(url, "tags", repository=repository) for tag in page]
 
-    async def head_manifest(self, repository: str, reference: str) -> ManifestHead:
-        """Digest, media type and size of a manifest by HEAD (GET when the digest header is absent)."""
-        response = await self._manifest_request("HEAD", repository, reference)
+    async def head_manifest(self, repository: str, reference: str, known: ManifestHead | None = None) -> ManifestHead:
+        """Digest, media type and size of a manifest by HEAD (GET when the digest header is absent).
+
+        With ``known`` (what an earlier HEAD said), the HEAD is conditional (``If-None-Match``
+        with its digest, the ETag distribution gives manifests): a 304 confirms that the
+        reference still names that manifest, and ``known`` is returned. Distribution answers
+        it from the tag link alone, without reading the manifest: a cheaper request.
+        """
+        etag = f'"{known.digest}"' if known is not None else None
+        response = await self._manifest_request("HEAD", repository, reference, if_none_match=etag)
         await response.aclose()
         digest = response.headers.get("docker-content-digest")
+        if known is not None and response.status_code == 304:
+            if digest and digest != known.digest:
+                raise DigestMismatchError(
+                    f"HEAD answered 304 with digest {digest}, not {known.digest}",
+                    registry=self.host, repository=repository, reference=reference,
+                )
+            return known
         if not digest:
             manifest = await self.get_manifest(repository, reference)
             return ManifestHead(manifest.digest, manifest.media_type, len(manifest.raw))

@@ -56,7 +56,7 @@ import pyarrow.fs as pafs
 
 from reginventory import __version__
 from reginventory.client.manifest import MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, ImageConfig, Manifest, parse_image_config
-from reginventory.client.registry_client import PAGE_SIZE, RegistryClient, next_link
+from reginventory.client.registry_client import PAGE_SIZE, ManifestHead, RegistryClient, next_link
 from reginventory.errors import (
     IllegalArgumentError,
     NotFoundError,
@@ -76,7 +76,7 @@ from reginventory.inventory.content import (
     total_size,
 )
 from reginventory.inventory.crawl_config import CrawlOptions, CrawlTarget, options_json
-from reginventory.inventory.history import PreviousCrawl, iter_facts
+from reginventory.inventory.history import PreviousCrawl, PreviousTag, iter_facts
 from reginventory.inventory.merge import merge_when_ready, read_ready, write_ready
 from reginventory.inventory.progress import CrawlStats, NullReporter, Reporter
 from reginventory.inventory.shard import format_shard, in_shard
@@ -149,7 +149,7 @@ class _Repo:
     """Rows and reach of the repository being crawled."""
 
     name: str
-    first_seen_tags: dict[str, tuple[str, datetime]]
+    previous_tags: dict[str, PreviousTag]
     first_seen_manifests: dict[str, datetime]
     tag_digests: dict[str, tuple[str, str]] = field(default_factory=dict)  # tag -> (digest, media type)
     reach: dict[str, str] = field(default_factory=dict)
@@ -544,8 +544,13 @@ class RegistryCrawl:
     async def _resolve_tag(self, repo: _Repo, tag: str) -> None:
         """Find the digest of one tag: HEAD when the previous crawl knew the tag, else GET."""
         try:
-            if self.mode == "incremental" and tag in repo.first_seen_tags:
-                head = await self._call(self.client.head_manifest, repo.name, tag)
+            previous = repo.previous_tags.get(tag) if self.mode == "incremental" else None
+            if previous is not None:
+                # Conditional on the digest the tag had, when its content is known: a 304 (the
+                # tag has not moved) costs the registry less than a plain HEAD.
+                facts = self.cache.get(previous.digest)
+                known = ManifestHead(previous.digest, previous.media_type, facts.manifest_size) if facts else None
+                head = await self._call(self.client.head_manifest, repo.name, tag, known)
                 repo.tag_digests[tag] = (head.digest, head.media_type)
                 await self._ensure(repo, head.digest)
             else:
@@ -765,8 +770,8 @@ class RegistryCrawl:
         for tag, (digest, media_type) in sorted(repo.tag_digests.items()):
             if COSIGN_TAG_RE.match(tag):
                 continue
-            previous = repo.first_seen_tags.get(tag)
-            first_seen = previous[1] if previous and previous[0] == digest else last_seen
+            previous = repo.previous_tags.get(tag)
+            first_seen = previous.first_seen if previous and previous.digest == digest else last_seen
             tags.append(
                 {"repository": repo.name, "tag": tag, "digest": digest, "media_type": media_type,
                  "first_seen": first_seen, "last_seen": last_seen}

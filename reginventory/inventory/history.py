@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -54,6 +54,14 @@ def read_partition(store: SnapshotStore, table: str, registry: str, crawl_id: st
         return pa.concat_tables(parts)
     names = columns or [n for n in schema.TABLES[table].names if n not in schema.PARTITION_COLUMNS]
     return pa.schema([schema.TABLES[table].field(n) for n in names]).empty_table()
+
+
+class PreviousTag(NamedTuple):
+    """A tag as the previous crawl recorded it."""
+
+    digest: str
+    media_type: str
+    first_seen: datetime
 
 
 class _ByRepository:
@@ -97,7 +105,9 @@ class PreviousCrawl:
         except ValueError:
             self.options = {}
         self._tags = _ByRepository(
-            read_partition_parts(store, "tags", registry, self.crawl_id, ["repository", "tag", "digest", "first_seen"])
+            read_partition_parts(
+                store, "tags", registry, self.crawl_id, ["repository", "tag", "digest", "media_type", "first_seen"]
+            )
         )
         self._manifests = _ByRepository(
             read_partition_parts(store, "manifests", registry, self.crawl_id, ["repository", "digest", "first_seen"])
@@ -114,9 +124,9 @@ class PreviousCrawl:
         value = self.options.get("referrers_api")
         return value if isinstance(value, bool) else None
 
-    def tags(self, repository: str) -> dict[str, tuple[str, datetime]]:
-        """tag -> (digest, first_seen) in the previous crawl."""
-        return {r["tag"]: (r["digest"], r["first_seen"]) for r in self._tags.rows(repository)}
+    def tags(self, repository: str) -> dict[str, PreviousTag]:
+        """tag -> what the previous crawl recorded of it."""
+        return {r["tag"]: PreviousTag(r["digest"], r["media_type"], r["first_seen"]) for r in self._tags.rows(repository)}
 
     def manifests(self, repository: str) -> dict[str, datetime]:
         """digest -> first_seen of every manifest the previous crawl recorded in a repository."""

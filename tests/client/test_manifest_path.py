@@ -13,7 +13,7 @@ from harness.images import push, sample_images
 from reginventory.client import mediatypes as mt
 from reginventory.client.credentials import Credentials
 from reginventory.client.digest import sha256_digest
-from reginventory.client.registry_client import RegistryClient
+from reginventory.client.registry_client import ManifestHead, RegistryClient
 from reginventory.client.transport import RetryPolicy
 from reginventory.errors import NotFoundError
 
@@ -98,3 +98,22 @@ def test_missing_manifest_names_the_place_on_head_and_get(registry: Any, unique_
         error = run(missing(method))
         assert (error.registry, error.repository, error.reference, error.status) == (registry.host, unique_repo, "nope", 404)
         assert method in str(error) and unique_repo in str(error)
+
+
+def test_conditional_head_confirms_or_sees_the_move(registry: Any, unique_repo: str) -> None:
+    images = sample_images()
+    first, second = list(images.values())[:2]
+    push(registry, first, unique_repo, "v1")
+
+    async def head(known: ManifestHead | None) -> tuple[ManifestHead, int]:
+        async with RegistryClient(registry.url, retry=FAST) as client:
+            answer = await client.head_manifest(unique_repo, "v1", known)
+            return answer, client.requests
+
+    plain, _ = run(head(None))
+    assert plain.digest == first.digest
+    known = ManifestHead(plain.digest, plain.media_type, 123)  # a 304 gives back what was known
+    assert run(head(known)) == (known, 1)
+    push(registry, second, unique_repo, "v1")
+    moved, requests = run(head(known))
+    assert (moved.digest, requests) == (second.digest, 1) and moved.size > 0
