@@ -27,16 +27,18 @@ WITH deleted AS (
     SELECT DISTINCT repo_key, digest_key FROM deletion_closure
 ),
 deleted_refs AS MATERIALIZED (
-    -- the references that deleted manifest revisions make
-    SELECT r.crawl_key, r.repo_key, r.blob_key, r.kind, r.size
+    -- the references that deleted manifest revisions make, per repository and blob
+    SELECT r.crawl_key, r.repo_key, r.blob_key,
+           min(CASE r.kind WHEN 'manifest' THEN 1 WHEN 'config' THEN 2 ELSE 3 END) AS kind_rank,
+           max(r.size) AS size,
+           count(*) AS refs
     FROM keyed.blob_refs AS r
     SEMI JOIN deleted AS d ON d.repo_key = r.repo_key AND d.digest_key = r.digest_key
+    GROUP BY r.crawl_key, r.repo_key, r.blob_key
 ),
 touched AS (
-    SELECT blob_key, any_value(crawl_key) AS crawl_key,
-           min(CASE kind WHEN 'manifest' THEN 1 WHEN 'config' THEN 2 ELSE 3 END) AS kind_rank,
-           max(size) AS size,
-           count(*) AS deleted_refs
+    SELECT blob_key, any_value(crawl_key) AS crawl_key, min(kind_rank) AS kind_rank,
+           max(size) AS size, CAST(sum(refs) AS BIGINT) AS deleted_refs
     FROM deleted_refs
     GROUP BY blob_key
 ),
@@ -49,7 +51,7 @@ freed_keys AS MATERIALIZED (
 ),
 freed_repositories AS MATERIALIZED (
     -- each freed blob with each repository whose deleted revisions referenced it
-    SELECT DISTINCT r.repo_key, r.blob_key
+    SELECT r.repo_key, r.blob_key
     FROM deleted_refs AS r
     SEMI JOIN freed_keys AS f ON f.blob_key = r.blob_key
 ),

@@ -119,6 +119,7 @@ class Query:
     path: Path | None = None
     uses: frozenset[str] = field(default_factory=frozenset)
     keyed: frozenset[str] = field(default_factory=frozenset)
+    history_keyed: frozenset[str] = field(default_factory=frozenset)  # read across crawls
 
     def param(self, name: str) -> Param:
         for param in self.params:
@@ -210,6 +211,7 @@ def parse_query(name: str, text: str, path: Path | None = None) -> Query:
         raise SnapshotError(f"{where}: no SQL after the header")
     uses = frozenset(re.findall(r"\$([a-z_][a-z0-9_]*)", sql))
     keyed = frozenset(re.findall(r"(?<![a-z_])(?:history_)?keyed\.([a-z_]+)", sql))
+    history_keyed = frozenset(re.findall(r"(?<![a-z_])history_keyed\.([a-z_]+)", sql))
     return Query(
         name=name,
         summary=first["summary"].strip(),
@@ -220,6 +222,7 @@ def parse_query(name: str, text: str, path: Path | None = None) -> Query:
         path=path,
         uses=uses,
         keyed=keyed,
+        history_keyed=history_keyed,
     )
 
 

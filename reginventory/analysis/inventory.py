@@ -12,7 +12,9 @@ import pyarrow as pa
 from reginventory.analysis.catalog import Catalog, Query, SnapshotDefault
 from reginventory.analysis.runner import execute
 from reginventory.errors import SnapshotError
-from reginventory.analysis.keyed import KEYED_TABLES, materialize_keyed
+from reginventory.analysis.keyed import (
+    KEYED_TABLES, PREVIOUS_TABLES, materialize_keyed, materialize_previous,
+)
 from reginventory.analysis.views import open_connection
 
 #: The keyed tables the deletion cascade joins (sql/cascade_step.sql).
@@ -51,12 +53,17 @@ class Inventory:
         """One query by name; an unknown name lists the available ones."""
         return self.catalog.get(name)
 
-    def prepare(self, names: Iterable[str] | None = None) -> list[str]:
-        """Load keyed tables into memory (all when ``names`` is None); returns those loaded.
+    def prepare(self, names: Iterable[str] | None = None, previous: Iterable[str] = ()) -> list[str]:
+        """Load keyed tables into memory; returns those loaded.
 
-        Queries do this themselves for the tables they read; call it to pay the cost up front.
+        ``names`` are tables of the selected crawls, ``previous`` of the crawls before them
+        (growth's default comparison); ``names=None`` loads every table of both. Queries do
+        this themselves for the tables they read; call it to pay the cost up front.
         """
-        return materialize_keyed(self.connection, KEYED_TABLES if names is None else names)
+        if names is None:
+            names, previous = KEYED_TABLES, PREVIOUS_TABLES
+        loaded = materialize_keyed(self.connection, names)
+        return loaded + [f"previous.{n}" for n in materialize_previous(self.connection, previous)]
 
     def run_arrow(self, name: str, params: Mapping[str, Any] | None = None, **kwargs: Any) -> pa.Table:
         """Run a query by name with parameters into an Arrow table."""
@@ -64,7 +71,7 @@ class Inventory:
         needed = set(query.keyed)
         if any(p.type == "DELETIONS" for p in query.params):
             needed.update(CASCADE_TABLES)
-        self.prepare(needed)
+        self.prepare(needed, previous=query.history_keyed)
         merged = {**(params or {}), **kwargs}
         return execute(
             self.connection, query, merged, registries=self.registries, resolve=self.resolve_default

@@ -14,7 +14,8 @@ from typing import Iterable
 import duckdb
 
 from reginventory.analysis.names import (
-    HISTORY, HISTORY_KEYED, KEYED, OTHER, OTHER_KEYED, SQL_DIR, strip_semicolon,
+    HISTORY, HISTORY_KEYED, KEYED, OTHER, OTHER_KEYED, PREVIOUS, PREVIOUS_KEYED, SQL_DIR,
+    strip_semicolon,
 )
 
 #: ``sql/keyed/*.sql``, in dependency order: ``{source}`` is the schema of the snapshot views,
@@ -37,6 +38,9 @@ KEYED_DEPENDS: dict[str, tuple[str, ...]] = {
     "manifest_facts": ("manifests", "index_children"),
     "tag_facts": ("tags", "manifests", "referrers", "manifest_facts"),
 }
+#: The keyed tables of the previous crawl loaded into memory when a query reads them through
+#: ``history_keyed`` (growth compares with that crawl by default); the rest stay views.
+PREVIOUS_TABLES = ("tags", "repo_blobs")
 #: ``sql/views/*.sql``: readable views (digest strings) over the keyed tables.
 READABLE_VIEWS = ("blob_refs", "blobs", "manifest_facts")
 
@@ -54,13 +58,18 @@ def build_keyed(con: duckdb.DuckDBPyConnection, materialize: bool = False) -> No
         con.execute(
             f"CREATE OR REPLACE VIEW {KEYED}.{name} AS {body.format(source='main', target=KEYED)}"
         )
-        other = body.format(source=OTHER, target=OTHER_KEYED)
-        con.execute(f"CREATE OR REPLACE VIEW {OTHER_KEYED}.{name} AS {other}")
-        # Every crawl: the selected one from `keyed` (in memory once loaded), the rest from
-        # Parquet. A filter on crawl_id reaches both sides and prunes the Parquet files.
+        for source, target in ((PREVIOUS, PREVIOUS_KEYED), (OTHER, OTHER_KEYED)):
+            con.execute(
+                f"CREATE OR REPLACE VIEW {target}.{name} AS "
+                f"{body.format(source=source, target=target)}"
+            )
+        # Every crawl: the selected and previous ones in memory once loaded, the rest from
+        # Parquet. A filter on crawl_id reaches every side and prunes the Parquet files.
         con.execute(
             f"CREATE OR REPLACE VIEW {HISTORY_KEYED}.{name} AS "
-            f"SELECT * FROM {KEYED}.{name} UNION ALL SELECT * FROM {OTHER_KEYED}.{name}"
+            + " UNION ALL ".join(
+                f"SELECT * FROM {schema}.{name}" for schema in (KEYED, PREVIOUS_KEYED, OTHER_KEYED)
+            )
         )
     for name in READABLE_VIEWS:
         body = strip_semicolon((SQL_DIR / "views" / f"{name}.sql").read_text())
@@ -90,23 +99,40 @@ def materialize_keyed(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -> l
     The connection's catalog says what is loaded already, so inventories that share a
     connection share the work.
     """
-    loaded = {
-        row[0]
-        for row in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE schema_name = ?", [KEYED]
-        ).fetchall()
-    }
-    todo = [n for n in keyed_closure(names) if n not in loaded]
-    if not todo:
-        return []
+    todo = [n for n in keyed_closure(names) if n not in _loaded(con, KEYED)]
+    _load(con, todo, "main", KEYED)
+    return todo
+
+
+def materialize_previous(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -> list[str]:
+    """Load the previous crawl's keyed tables among ``names`` (see PREVIOUS_TABLES) into memory.
+
+    Each is built from the views below it, which are not loaded themselves.
+    """
+    wanted = set(names)
+    todo = [n for n in PREVIOUS_TABLES if n in wanted and n not in _loaded(con, PREVIOUS_KEYED)]
+    _load(con, todo, PREVIOUS, PREVIOUS_KEYED)
+    return todo
+
+
+def _loaded(con: duckdb.DuckDBPyConnection, schema: str) -> set[str]:
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = ?", [schema]
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def _load(con: duckdb.DuckDBPyConnection, names: list[str], source: str, target: str) -> None:
+    """Replace the views ``target.<name>`` by in-memory tables of the same rows."""
+    if not names:
+        return
     con.execute("SET preserve_insertion_order = false")  # parallel, order-free build
     try:
-        for name in todo:
+        for name in names:
             body = strip_semicolon((SQL_DIR / "keyed" / f"{name}.sql").read_text())
-            sql = body.format(source="main", target=KEYED)
-            con.execute(f"CREATE TABLE {KEYED}._{name} AS {sql}")
-            con.execute(f"DROP VIEW {KEYED}.{name}")
-            con.execute(f"ALTER TABLE {KEYED}._{name} RENAME TO {name}")
+            sql = body.format(source=source, target=target)
+            con.execute(f"CREATE TABLE {target}._{name} AS {sql}")
+            con.execute(f"DROP VIEW {target}.{name}")
+            con.execute(f"ALTER TABLE {target}._{name} RENAME TO {name}")
     finally:
         con.execute("RESET preserve_insertion_order")
-    return todo

@@ -8,11 +8,14 @@ SQL_DIR = Path(__file__).with_name("sql")
 HISTORY = "history"
 KEYED = "keyed"
 HISTORY_KEYED = "history_keyed"
+#: The crawl before the selected one, per registry: what growth compares with by default.
+PREVIOUS = "previous"
+PREVIOUS_KEYED = "previous_keyed"
 OTHER = "other"
 OTHER_KEYED = "other_keyed"
 #: Where empty stand-ins of tables without any file live (views need the columns anyway).
 EMPTY = "_empty"
-SCHEMAS = (HISTORY, KEYED, HISTORY_KEYED, OTHER, OTHER_KEYED, EMPTY)
+SCHEMAS = (HISTORY, KEYED, HISTORY_KEYED, PREVIOUS, PREVIOUS_KEYED, OTHER, OTHER_KEYED, EMPTY)
 #: The deletion set that ``reclaimable`` and ``cascade`` read; empty until a query binds one.
 DELETION_CLOSURE = "deletion_closure"
 

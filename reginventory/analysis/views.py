@@ -8,8 +8,10 @@ Schemas:
 - ``history``: the same views over every committed crawl;
 - ``keyed`` and ``history_keyed``: the same data with integer join keys, which the queries use.
   ``keyed`` is loaded into memory table by table as queries need it; ``history_keyed`` is
-  ``keyed`` plus ``other_keyed`` (the crawls that are not selected, read from Parquet);
-- ``other``: the snapshot views of the committed crawls that are not selected.
+  ``keyed`` plus ``previous_keyed`` (the crawl before the selected one, whose tags and
+  per-repository blobs are loaded into memory when a query reads them across crawls) plus
+  ``other_keyed`` (the other committed crawls, read from Parquet);
+- ``previous`` and ``other``: the snapshot views of those crawls.
 
 Only committed crawls are visible (a ``crawls`` row for every shard, see
 :func:`reginventory.inventory.store.merge_shard_rows`). File paths appear only here: the queries
@@ -28,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from reginventory.analysis.keyed import build_keyed
-from reginventory.analysis.names import DELETION_CLOSURE, EMPTY, HISTORY, OTHER, SCHEMAS
+from reginventory.analysis.names import DELETION_CLOSURE, EMPTY, HISTORY, OTHER, PREVIOUS, SCHEMAS
 from reginventory.errors import SnapshotError
 from reginventory.inventory import schema
 from reginventory.inventory.store import SnapshotStore
@@ -156,6 +158,7 @@ class SnapshotConnection:
 
         selected_keys = {(r["registry"], r["crawl_id"]) for r in selected}
         committed_keys = {(r["registry"], r["crawl_id"]) for r in committed}
+        previous_keys = previous_crawls(selected, committed)
         # The crawls table is merged per crawl (shards summed) before it becomes a view.
         merged = pa.Table.from_pylist(list(committed), schema=schema.CRAWLS)
         con.register("_arrow_crawls", merged)
@@ -172,6 +175,7 @@ class SnapshotConnection:
                 continue
             current: list[str] = []
             history: list[str] = []
+            previous: list[str] = []
             others: list[str] = []
             for path in self.store.table_files(table):
                 key = partition_values(path)
@@ -179,9 +183,13 @@ class SnapshotConnection:
                     continue  # an uncommitted or half-committed crawl
                 self.check_file(table, path)
                 history.append(path)
-                (current if key in selected_keys else others).append(path)
+                if key in selected_keys:
+                    current.append(path)
+                else:
+                    (previous if key in previous_keys else others).append(path)
             con.execute(f'CREATE OR REPLACE VIEW main."{table}" AS {self.table_sql(table, current)}')
             con.execute(f'CREATE OR REPLACE VIEW {HISTORY}."{table}" AS {self.table_sql(table, history)}')
+            con.execute(f'CREATE OR REPLACE VIEW {PREVIOUS}."{table}" AS {self.table_sql(table, previous)}')
             con.execute(f'CREATE OR REPLACE VIEW {OTHER}."{table}" AS {self.table_sql(table, others)}')
 
         build_keyed(con, materialize)
@@ -194,6 +202,23 @@ class SnapshotConnection:
         )
         # What deletion_closure was loaded from (see deletions.expand_deletions).
         con.execute(f"CREATE OR REPLACE TEMP TABLE {DELETION_CLOSURE}_source (fingerprint VARCHAR)")
+
+
+def previous_crawls(
+    selected: Iterable[dict[str, Any]], committed: Iterable[dict[str, Any]]
+) -> set[tuple[str, str]]:
+    """Per selected crawl, the committed crawl of its registry that started just before it."""
+    committed = list(committed)
+    keys = set()
+    for crawl in selected:
+        earlier = [
+            c for c in committed
+            if c["registry"] == crawl["registry"] and c["started"] < crawl["started"]
+        ]
+        if earlier:
+            before = max(earlier, key=lambda c: (c["started"], c["crawl_id"]))
+            keys.add((before["registry"], before["crawl_id"]))
+    return keys
 
 
 def open_connection(

@@ -56,7 +56,7 @@ stored AS (
     SELECT crawl_key, sum(size)
     FROM (
         SELECT crawl_key, blob_key, max(size) AS size
-        FROM other_keyed.repo_blobs
+        FROM (SELECT * FROM previous_keyed.repo_blobs UNION ALL SELECT * FROM other_keyed.repo_blobs)
         -- by crawl id alone (repo_blobs names no registry): the join on crawl_key below
         -- drops another registry's crawl of the same id
         WHERE list_contains(list_transform(CAST($crawls AS VARCHAR[]), lambda c: split_part(c, ' ', 2)), crawl_id)

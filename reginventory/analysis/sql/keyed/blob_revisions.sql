@@ -5,7 +5,7 @@
 -- deleted revisions' rows the same way, so a blob is freed when the two counts are equal.
 -- `owners` counts the repositories that reference it as a stored blob (repo_sizes' unique
 -- bytes), `size` is its largest recorded size (the stored bytes of crawl_totals).
-SELECT crawl_key, blob_key, sum(refs) AS refs, bool_or("foreign") AS "foreign",
+SELECT crawl_key, blob_key, CAST(sum(refs) AS BIGINT) AS refs, bool_or("foreign") AS "foreign",
        count(*) FILTER (WHERE NOT "foreign") AS owners, max(size) AS size
 FROM {target}.repo_blobs
 GROUP BY crawl_key, blob_key
