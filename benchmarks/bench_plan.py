@@ -7,17 +7,25 @@ Then, in one run:
 
 1. crawl the registry (``reginventory.inventory.crawl``) into a snapshot;
 2. plan the deletion of every tag with a one-rule policy (``make_plan``) and write the plan;
-3. apply it with the default concurrency (``apply_plan``: HEAD of each tag, the repository's tags
-   resolved once for the new-tag check, DELETE by digest, a journal line fsynced per state);
+3. apply it with the default concurrency (``apply_plan``: per repository one tag listing and a
+   HEAD of each tag, which is every delete's drift and new-tag check, then DELETE by digest, with
+   the journal's lines fsynced by group commit);
 4. garbage-collect and compare the freed bytes with the plan's reclaimable figure; then, for
    context, the registry's own ceiling: ``--raw`` bare concurrent DELETEs without any check;
 5. delete ``--sample`` other images, pushed the same way into repositories of the same size, with a
    sequential ``skopeo delete docker://REPO@DIGEST`` loop: the baseline.
 
 Distribution's DELETE reads every tag link of the repository, so its cost grows with the tags per
-repository; both measurements use repositories of ``--tags / --repos`` tags.
+repository; every measurement uses repositories of ``--tags / --repos`` tags, deleted down to
+none, on the same registry. The skopeo rate is extrapolated to the whole plan
+(``skopeo_extrapolated_seconds``). CPU seconds per action (registry process, this process, skopeo
+processes) show where the time goes: on two cores the registry and the client share the CPU.
 
-Run:  .venv/bin/python benchmarks/bench_plan.py --tags 5000 --repos 50 --sample 100
+``--storage /dev/shm`` keeps the registry's files in memory (the plan and the journal stay on
+disk): on a shared virtual disk, DELETEs wait on I/O (unlinks, online discard) by spells, which
+moves every figure of a run, the skopeo loop's too; in memory the run is CPU-bound and steady.
+
+Run:  .venv/bin/python benchmarks/bench_plan.py --tags 5000 --repos 50 --sample 100 --raw 500
 """
 
 from __future__ import annotations
@@ -25,13 +33,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -54,6 +64,41 @@ OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 #: Manifests pushed at once while setting up (setup speed is not what is measured).
 PUSH_CONCURRENCY = 32
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU seconds of a process (this one when ``pid`` is None) so far."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class CpuMeter:
+    """CPU milliseconds per action of the registry and of the client while a block runs."""
+
+    def __init__(self, server: RegistryServer, client: Callable[[], float] = cpu_seconds) -> None:
+        assert server.proc is not None
+        self.pid = server.proc.pid
+        self.client = client
+
+    def __enter__(self) -> CpuMeter:
+        self.registry0, self.client0 = cpu_seconds(self.pid), self.client()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.registry = cpu_seconds(self.pid) - self.registry0
+        self.client_used = self.client() - self.client0
+
+    def per_action(self, count: int) -> dict[str, float]:
+        return {"registry_cpu_ms": round(1000 * self.registry / count, 2),
+                "client_cpu_ms": round(1000 * self.client_used / count, 2)}
 
 
 def image_parts(repository: str) -> tuple[bytes, bytes]:
@@ -126,9 +171,12 @@ def skopeo_loop(server: RegistryServer, digests: dict[str, list[str]], sample: i
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    load = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="bench-plan-"))
-    server = RegistryServer("anonymous", directory=work / "registry", name="bench-plan")
-    result: dict[str, Any] = {"tags": args.tags, "repos": args.repos, "concurrency": args.concurrency}
+    storage = Path(tempfile.mkdtemp(prefix="bench-plan-registry-", dir=args.storage)) if args.storage else work / "registry"
+    server = RegistryServer("anonymous", directory=storage, name="bench-plan")
+    result: dict[str, Any] = {"tags": args.tags, "repos": args.repos, "concurrency": args.concurrency,
+                              "registry_storage": str(args.storage or "disk")}
     with server:
         t = time.perf_counter()
         asyncio.run(push_images(server.host, "bench", args.repos, args.tags))
@@ -153,32 +201,43 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result["reclaimable_bytes"] = plan["reclaimable_bytes"]
 
         loaded = load_plan(path)
-        summary = apply_plan(
-            loaded, lambda registry: RegistryClient(registry, use_docker_config=False, max_in_flight=2 * args.concurrency),
-            concurrency=args.concurrency,
-        )
+        with CpuMeter(server) as meter:
+            summary = apply_plan(
+                loaded, lambda registry: RegistryClient(registry, use_docker_config=False, max_in_flight=2 * args.concurrency),
+                concurrency=args.concurrency,
+            )
         result["apply_seconds"] = round(summary.seconds, 2)
         result["apply_done"] = len(summary.done)
         result["apply_failed"] = len(summary.failed) + len(summary.skipped)
+        result["apply_rechecks"] = summary.rechecks
         result["apply_actions_per_second"] = round(len(summary.done) / summary.seconds, 1)
+        result["apply_cpu"] = meter.per_action(len(plan["actions"]))
 
         before = server.blob_bytes()
         server.garbage_collect()
         result["freed_bytes"] = before - server.blob_bytes()
 
         if ceiling:
-            count, seconds = asyncio.run(bare_deletes(server.host, ceiling, args.raw, args.concurrency))
+            with CpuMeter(server) as meter:
+                count, seconds = asyncio.run(bare_deletes(server.host, ceiling, args.raw, args.concurrency))
             result["bare_delete_sample"] = count
             result["bare_delete_per_second"] = round(count / seconds, 1)
+            result["bare_delete_cpu"] = meter.per_action(count)
 
-        count, seconds = skopeo_loop(server, baseline, args.sample)
+        with CpuMeter(server, children_cpu_seconds) as meter:
+            count, seconds = skopeo_loop(server, baseline, args.sample)
         result["skopeo_sample"] = count
         result["skopeo_seconds"] = round(seconds, 2)
         result["skopeo_actions_per_second"] = round(count / seconds, 1)
+        result["skopeo_extrapolated_seconds"] = round(len(plan["actions"]) * seconds / count, 1)
+        result["skopeo_cpu"] = meter.per_action(count)
         result["speedup"] = round(result["apply_actions_per_second"] / result["skopeo_actions_per_second"], 1)
 
+    result["load_average"] = {"start": [round(x, 2) for x in load], "end": [round(x, 2) for x in os.getloadavg()]}
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
+        if args.storage:
+            shutil.rmtree(storage, ignore_errors=True)
     else:
         result["workdir"] = str(work)
     return result
@@ -191,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, default=100, help="skopeo delete calls for the baseline")
     parser.add_argument("--raw", type=int, default=500, help="bare concurrent DELETEs, the registry's ceiling (0: skip)")
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="apply concurrency")
+    parser.add_argument("--storage", type=Path, help="folder for the registry's files (e.g. /dev/shm); default: with the plan, on disk")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the registry and snapshot folder")
     args = parser.parse_args(argv)
@@ -203,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         f"\napply: {result['apply_done']} deletes in {result['apply_seconds']} s = {result['apply_actions_per_second']} "
         f"actions/s (concurrency {args.concurrency}); skopeo delete loop: {result['skopeo_actions_per_second']} "
         f"actions/s over {result['skopeo_sample']}; {result['speedup']}x; bare DELETE ceiling "
-        f"{result.get('bare_delete_per_second', '-')} /s",
+        f"{result.get('bare_delete_per_second', '-')} /s; load average {result['load_average']['start'][0]} -> "
+        f"{result['load_average']['end'][0]}",
         file=sys.stderr,
     )
     return 0 if result["apply_failed"] == 0 else 1

@@ -42,7 +42,7 @@ DRY_RUN_LINE = "dry run: nothing deleted; rerun with --yes"
 
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Really change the registry (without it: a dry run).", rich_help_panel=_APPLY)]
 Concurrency = Annotated[
-    int, typer.Option("--concurrency", "-j", min=1, max=64, help="Action groups in flight.", rich_help_panel=_APPLY)
+    int, typer.Option("--concurrency", "-j", min=1, max=64, help="Requests in flight (checks and deletes).", rich_help_panel=_APPLY)
 ]
 MaxAge = Annotated[
     str, typer.Option("--max-age", help="Refuse a plan whose crawl is older than this (90m, 24h, 7d).", rich_help_panel=_APPLY)

@@ -3,22 +3,24 @@
 Before anything changes, each registry with deletions is probed: a DELETE of a digest that cannot
 exist must answer 404 (deletes enabled); 405/UNSUPPORTED stops the run with the fix.
 
-Actions run in groups (a deletion with its referrers and children; an untag; a copy), up to
-``concurrency`` groups at a time, copies first. Before a delete group runs, every action of it is
-checked against the registry as it is now:
+Copies run first. Then the deletions run over several repositories at once, at most
+:data:`PER_REPOSITORY` groups in flight in each: a new repository starts while the started ones
+cannot fill ``concurrency`` slots. In a repository:
 
-- each tag the action removes is resolved again with HEAD: one that points elsewhere skips the
-  group ("tag moved");
-- the repository's tags are listed and resolved once per run: a tag that the plan does not name
-  and that now points at the digest skips the group ("new tag <x> points at the digest").
+1. the untags run first, one at a time, each with its own HEAD: distribution 2.8 races when a
+   tag is written (the untag placeholder) while a DELETE enumerates the repository's tags,
+   answering 404 and leaving tags that point at nothing; concurrent DELETEs alone were seen safe;
+2. the repository's tags are listed and every one is resolved with HEAD (one request per tag,
+   once): this is each delete's drift check and its new-tag check in one. A group is skipped when
+   a tag it removes now points elsewhere ("tag moved") or a tag it does not name points at one of
+   its digests ("new tag <x> points at the digest"); a group whose check is older than
+   :data:`CHECK_MAX_AGE_SECONDS` when its turn comes resolves its own tags again first;
+3. the delete groups run concurrently, each in plan order (referrers, then the image or index,
+   then its children); a failure stops its group. ``concurrency`` bounds the requests in flight.
 
-So referrers are only deleted once their subject is known to go. In one repository the untags
-run first, one at a time, and the deletes only after them: distribution 2.8 races when a tag is
-written (the untag placeholder) while a DELETE enumerates the repository's tags, answering 404 and
-leaving tags that point at nothing; concurrent DELETEs alone were seen safe. Within a group actions run in
-plan order (referrers, then the image or index, then its children); a failure stops its group.
-The journal (:mod:`reginventory.plan.journal`) makes a rerun resume: finished actions are not
-repeated; an action that was started is checked again (a digest already gone counts as done).
+So referrers are only deleted once their subject is known to go. The journal
+(:mod:`reginventory.plan.journal`) makes a rerun resume: finished actions are not repeated; an
+action that was started is checked again (a digest already gone counts as done).
 """
 
 from __future__ import annotations
@@ -29,10 +31,9 @@ import json
 import os
 import time
 import uuid
-from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable
 
 from reginventory.client.copy import copy_image
 from reginventory.client.digest import sha256_digest
@@ -50,13 +51,18 @@ from reginventory.errors import (
 from reginventory.plan.journal import Journal
 from reginventory.plan.planfile import LoadedPlan, format_time
 
-#: Groups in flight. Each holds one or two requests at a time; 8 keeps a local distribution busy
-#: on two cores without queueing in its storage driver, and stays polite to a remote registry.
+#: Requests in flight (HEADs of the checks, DELETEs). 8 keeps a local distribution busy on two
+#: cores without queueing in its storage driver, and stays polite to a remote registry.
 DEFAULT_CONCURRENCY = 8
 #: A DELETE answered 404 for a digest that is still there is tried this many times.
 DELETE_ATTEMPTS = 3
-#: Tags resolved at once when listing a repository's tags for the new-tag check.
-TAG_SCAN_CONCURRENCY = 16
+#: A repository's tag resolution vouches for a group's tags for this long; an older one is
+#: repeated for the group's own tags (HEAD) right before its deletes.
+CHECK_MAX_AGE_SECONDS = 5.0
+#: Delete groups in flight in one repository. Every DELETE on distribution lists the repository's
+#: tag directory while the others remove entries from it, so deletes in one repository wait on
+#: each other (the directory's lock): the slots go to several repositories instead.
+PER_REPOSITORY = 4
 GC_REMINDER = (
     "Nothing shrinks until the registry's garbage collection runs. On CNCF distribution, stop the "
     "registry (or make it read-only) and run `registry garbage-collect /etc/docker/registry/config.yml` "
@@ -96,6 +102,8 @@ class Summary:
     concurrency: int = DEFAULT_CONCURRENCY
     reclaimable_bytes: int = 0
     results: list[ActionResult] = field(default_factory=list)
+    #: Tags resolved a second time because their repository's check had grown too old.
+    rechecks: int = 0
 
     @property
     def done(self) -> list[ActionResult]:
@@ -135,6 +143,7 @@ class Summary:
             "finished": self.finished,
             "seconds": round(self.seconds, 3),
             "concurrency": self.concurrency,
+            "rechecks": self.rechecks,
             "actions_per_second": round(self.actions_per_second, 1),
             "counts": {"done": len(self.done), "skipped": len(self.skipped), "failed": len(self.failed),
                        "total": len(self.results)},
@@ -172,21 +181,30 @@ def groups_of(actions: Iterable[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return list(grouped.values())
 
 
-def interleave(groups: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
-    """Groups taken round-robin over repositories (plan order within each): the groups in flight
-    then work on different repositories, so that one repository's tag scan does not hold every
-    slot, and distribution's per-repository DELETE cost (it reads every tag) is spread."""
-    queues: dict[tuple[str, str], list[list[dict[str, Any]]]] = {}
+def by_repository(groups: list[list[dict[str, Any]]]) -> dict[tuple[str, str], list[list[dict[str, Any]]]]:
+    """Groups per (registry, repository), repositories in the order of their first group."""
+    out: dict[tuple[str, str], list[list[dict[str, Any]]]] = {}
     for group in groups:
-        queues.setdefault((group[0]["registry"], group[0]["repository"]), []).append(group)
-    out: list[list[dict[str, Any]]] = []
-    position = 0
-    while len(out) < len(groups):
-        for queue in queues.values():
-            if position < len(queue):
-                out.append(queue[position])
-        position += 1
+        out.setdefault((group[0]["registry"], group[0]["repository"]), []).append(group)
     return out
+
+
+@dataclass
+class TagView:
+    """A repository's tags as the registry resolved them, from ``time`` (monotonic seconds) on."""
+
+    tags: dict[str, str]  # tag -> digest
+    time: float
+    by_digest: dict[str, set[str]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.by_digest = {}
+        for tag, digest in self.tags.items():
+            self.by_digest.setdefault(digest, set()).add(tag)
+
+    @property
+    def age(self) -> float:
+        return time.monotonic() - self.time
 
 
 class _Run:
@@ -205,11 +223,13 @@ class _Run:
         self.on_result = on_result
         self.clients: dict[str, RegistryClient] = {}
         self.writers: dict[str, RegistryWriter] = {}
-        self.tag_maps: dict[tuple[str, str], asyncio.Task[dict[str, set[str]]]] = {}
         self.results: dict[int, ActionResult] = {}
-        self.untag_locks: dict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
-        self.untags_left: dict[tuple[str, str], int] = defaultdict(int)
-        self.untags_done: dict[tuple[str, str], asyncio.Event] = defaultdict(asyncio.Event)
+        self.slots = asyncio.Semaphore(self.concurrency)
+        #: Groups the started repositories can run at once: min(groups left, PER_REPOSITORY) each.
+        self.runnable = 0
+        self.runnable_changed = asyncio.Condition()
+        #: HEADs sent again because a repository's resolution was older than CHECK_MAX_AGE_SECONDS.
+        self.rechecks = 0
 
     # -- clients ----------------------------------------------------------------------------------
 
@@ -262,97 +282,131 @@ class _Run:
                 "delete permission (token auth: the `delete` action on the repository); nothing was deleted"
             ) from None
 
-    async def tag_map(self, registry: str, repository: str) -> dict[str, set[str]]:
-        """digest -> tags of the repository now, resolved once per run (before any change to it)."""
-        key = (registry, repository)
-        if key not in self.tag_maps:
-            self.tag_maps[key] = asyncio.ensure_future(self._scan_tags(registry, repository))
-        return await self.tag_maps[key]
-
-    async def _scan_tags(self, registry: str, repository: str) -> dict[str, set[str]]:
+    async def resolve(self, registry: str, repository: str) -> TagView:
+        """Every tag of the repository now: one listing, one HEAD per tag (each under a slot)."""
         client = self.client(registry)
-        try:
-            tags = await client.list_tags(repository)
-        except NotFoundError:
-            return {}
-        slots = asyncio.Semaphore(TAG_SCAN_CONCURRENCY)
-        found: dict[str, set[str]] = defaultdict(set)
+        started = time.monotonic()
+        async with self.slots:
+            try:
+                tags = await client.list_tags(repository)
+            except NotFoundError:
+                return TagView({}, started)
+        found: dict[str, str] = {}
 
-        async def resolve(tag: str) -> None:
-            async with slots:
+        async def head(tag: str) -> None:
+            async with self.slots:
                 try:
-                    head = await client.head_manifest(repository, tag)
+                    found[tag] = (await client.head_manifest(repository, tag)).digest
                 except NotFoundError:
-                    return
-            found[head.digest].add(tag)
+                    pass  # gone since the listing (or dangling): it cannot lose anything
 
-        await asyncio.gather(*(resolve(t) for t in tags))
-        return found
+        await asyncio.gather(*(head(t) for t in tags))
+        return TagView(found, started)
 
-    async def drift(self, action: dict[str, Any], tag_map: dict[str, set[str]]) -> str | None:
-        """Why a delete must not run now, or None."""
-        client = self.client(action["registry"])
+    def drift(self, action: dict[str, Any], view: TagView) -> str | None:
+        """Why a delete must not run now, or None. A tag missing from ``view`` is gone: nothing to lose."""
         named = set(action.get("tags") or [])
         for tag in sorted(named):
-            try:
-                head = await client.head_manifest(action["repository"], tag)
-            except NotFoundError:
-                continue  # gone already: it cannot lose anything
-            if head.digest != action["digest"]:
-                return f"tag {tag} moved to {head.digest}"
-        extra = sorted(tag_map.get(action["digest"], set()) - named)
+            now = view.tags.get(tag)
+            if now is not None and now != action["digest"]:
+                return f"tag {tag} moved to {now}"
+        extra = sorted(view.by_digest.get(action["digest"], set()) - named)
         if extra:
             return f"new tag {extra[0]} points at the digest"
         return None
 
-    # -- groups -----------------------------------------------------------------------------------
+    async def recheck(self, pending: list[dict[str, Any]], view: TagView) -> TagView:
+        """``view`` with the group's own tags resolved again (HEAD), when it is too old to vouch for them."""
+        if view.age <= CHECK_MAX_AGE_SECONDS:
+            return view
+        first = pending[0]
+        client = self.client(first["registry"])
+        tags = dict(view.tags)
+        for tag in sorted({t for a in pending for t in a.get("tags") or []}):
+            self.rechecks += 1
+            async with self.slots:
+                try:
+                    tags[tag] = (await client.head_manifest(first["repository"], tag)).digest
+                except NotFoundError:
+                    tags.pop(tag, None)
+        return TagView(tags, view.time)
 
-    async def run_group(self, group: list[dict[str, Any]], slots: asyncio.Semaphore) -> None:
+    # -- repositories and groups ------------------------------------------------------------------
+
+    async def run_repository(self, groups: list[list[dict[str, Any]]]) -> None:
+        """Untags one at a time, then the repository's tags resolved once, then the delete groups,
+        :data:`PER_REPOSITORY` at a time. Started with ``min(len(groups), PER_REPOSITORY)`` runnable."""
+        left = len(groups)
+
+        async def finished() -> None:
+            nonlocal left
+            left -= 1
+            async with self.runnable_changed:
+                self.runnable -= min(left + 1, PER_REPOSITORY) - min(left, PER_REPOSITORY)
+                self.runnable_changed.notify_all()
+
+        for group in groups:
+            if group[0]["action"] == "untag":
+                await self.guarded(group, self.untag_group(group), finished)
+        deletes = [g for g in groups if g[0]["action"] == "delete"]
+        if not deletes:
+            return
+        first = deletes[0][0]
+        try:
+            view = await self.resolve(first["registry"], first["repository"])
+        except RegInventoryError as exc:
+            for group in deletes:
+                await self.guarded(group, self.fail(group, str(exc)), finished)
+            return
+        share = asyncio.Semaphore(PER_REPOSITORY)
+
+        async def delete(group: list[dict[str, Any]]) -> None:
+            async with share:
+                await self.delete_group(group, view)
+
+        await asyncio.gather(*(self.guarded(g, delete(g), finished) for g in deletes))
+
+    async def guarded(self, group: list[dict[str, Any]], work: Awaitable[None],
+                      finished: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Run a group's work; a registry error fails its actions that have no result yet."""
+        try:
+            await work
+        except RegInventoryError as exc:
+            await self.fail(group, str(exc))
+        finally:
+            if finished is not None:
+                await finished()
+
+    async def fail(self, group: list[dict[str, Any]], reason: str) -> None:
+        for action in group:
+            if action["id"] not in self.results and not self.journal.finished(action["id"]):
+                await self.finish(action, "failed", reason)
+
+    async def untag_group(self, group: list[dict[str, Any]]) -> None:
+        for action in group:
+            if not self.journal.finished(action["id"]):
+                async with self.slots:
+                    await self.untag(action)
+
+    async def delete_group(self, group: list[dict[str, Any]], view: TagView) -> None:
         pending = [a for a in group if not self.journal.finished(a["id"])]
         if not pending:
             return
-        first = pending[0]
-        key = (first["registry"], first["repository"])
-        if first["action"] == "delete" and self.untags_left[key]:
-            await self.untags_done[key].wait()  # before taking a slot: untags need them
-        async with slots:
-            try:
-                if first["action"] == "copy":
-                    for action in pending:
-                        await self.copy(action)
-                    return
-                tag_map = await self.tag_map(first["registry"], first["repository"])
-                if first["action"] == "untag":
-                    async with self.untag_locks[key]:
-                        for action in pending:
-                            await self.untag(action)
-                    return
-                await self.delete_group(pending, tag_map)
-            except RegInventoryError as exc:
-                for action in pending:
-                    if action["id"] not in self.results:
-                        await self.finish(action, "failed", str(exc))
-            finally:
-                if first["action"] == "untag":
-                    self.untags_left[key] -= 1
-                    if self.untags_left[key] == 0:
-                        self.untags_done[key].set()
-
-    async def delete_group(self, pending: list[dict[str, Any]], tag_map: dict[str, set[str]]) -> None:
+        view = await self.recheck(pending, view)
         for action in pending:
-            reason = await self.drift(action, tag_map)
+            reason = self.drift(action, view)
             if reason:
                 for other in pending:
                     why = reason if other is action else f"{reason} (action {action['id']} of its group)"
                     await self.finish(other, "skipped", why)
                 return
-        writer = None
+        writer = self.writer(pending[0]["registry"])
         for position, action in enumerate(pending):
             # Not waited for: a rerun re-checks every unfinished action whatever its last line.
             await self.journal.log(action["id"], "started", wait=False)
-            writer = writer or self.writer(action["registry"])
             try:
-                gone = await self._delete(writer, action)
+                async with self.slots:
+                    gone = await self._delete(writer, action)
             except RegInventoryError as exc:
                 await self.finish(action, "failed", str(exc))
                 for later in pending[position + 1:]:
@@ -478,14 +532,22 @@ class _Run:
             if action["action"] in ("delete", "untag") and action["registry"] not in probed:
                 probed.add(action["registry"])
                 await self.probe_deletes(action["registry"], action["repository"])
-        slots = asyncio.Semaphore(self.concurrency)
-        for group in groups_of(pending):
-            if group[0]["action"] == "untag":
-                self.untags_left[(group[0]["registry"], group[0]["repository"])] += 1
-        copies = [g for g in groups_of(pending) if g[0]["action"] == "copy"]
-        others = interleave([g for g in groups_of(pending) if g[0]["action"] != "copy"])
-        for phase in (copies, others):
-            await asyncio.gather(*(self.run_group(group, slots) for group in phase))
+        groups = groups_of(pending)
+        copies = [g for g in groups if g[0]["action"] == "copy"]
+        await asyncio.gather(*(self.guarded(g, self.copy_group(g)) for g in copies))
+        tasks = []
+        for repository_groups in by_repository([g for g in groups if g[0]["action"] != "copy"]).values():
+            async with self.runnable_changed:
+                await self.runnable_changed.wait_for(lambda: self.runnable < self.concurrency)
+                self.runnable += min(len(repository_groups), PER_REPOSITORY)
+            tasks.append(asyncio.create_task(self.run_repository(repository_groups)))
+        await asyncio.gather(*tasks)
+
+    async def copy_group(self, group: list[dict[str, Any]]) -> None:
+        async with self.slots:
+            for action in group:
+                await self.copy(action)
+
 
 
 async def apply_plan_async(
@@ -514,7 +576,7 @@ async def apply_plan_async(
         plan=str(plan.path), checksum=str(plan.data.get("checksum")), crawl_id=plan.data.get("crawl_id"),
         started=format_time(started), finished=format_time(dt.datetime.now(dt.timezone.utc)),
         seconds=time.monotonic() - clock, concurrency=concurrency,
-        reclaimable_bytes=int(plan.data.get("reclaimable_bytes") or 0), results=results,
+        reclaimable_bytes=int(plan.data.get("reclaimable_bytes") or 0), results=results, rechecks=run.rechecks,
     )
 
 

@@ -166,14 +166,19 @@ def test_cleanup_frees_the_reclaimable_bytes(fresh_registry: Callable[..., Regis
     assert "1.0" not in after.get("team-a/multi", {})
 
 
+def push_three(server: RegistryServer, repo: str, tags: tuple[str, str, str], seed: int, size: int = 1500) -> list[Any]:
+    """Three random images pushed to ``repo`` under ``tags``, one tag each."""
+    images = [random_image(size, seed=seed + n) for n in range(3)]
+    with server.http_client() as client:
+        for image, tag in zip(images, tags):
+            push_with_http(server, image, repo, tag, client=client)
+    return images
+
+
 def test_a_tag_moved_or_added_after_planning_survives(fresh_registry: Callable[..., RegistryServer], tmp_path: Path) -> None:
     server = fresh_registry()
     repo = "team-m/app"
-    a, b, c = (random_image(2000, seed=n) for n in (1, 2, 3))
-    with server.http_client() as client:
-        push_with_http(server, a, repo, "pr-1", client=client)
-        push_with_http(server, b, repo, "pr-2", client=client)
-        push_with_http(server, c, repo, "v1.0.0", client=client)
+    a, b, c = push_three(server, repo, ("pr-1", "pr-2", "v1.0.0"), seed=1, size=2000)
     path, plan = plan_for(server, tmp_path, "[[rules]]\nrepositories = '.*'\ndelete_tags = '^pr-'\n")
     assert {tuple(x["tags"]) for x in plan["actions"]} == {("pr-1",), ("pr-2",)}
     tag_existing(server, repo, "pr-1", c)  # moved between plan and apply
@@ -309,3 +314,59 @@ def test_copy_actions_mount_and_skip_what_is_there(fresh_registry: Callable[...,
     assert invoke("apply", str(path2), "--yes").exit_code == 0
     summary = json.loads(Path(f"{path2}.summary.json").read_text())
     assert {r["reason"] for r in summary["results"]} == {"already present at the destination"}
+
+
+def _apply(server: RegistryServer, path: Path, **kwargs: Any) -> Any:
+    from reginventory.client.registry_client import RegistryClient
+    from reginventory.plan import load_plan
+    from reginventory.plan.applier import apply_plan
+
+    return apply_plan(load_plan(path), lambda registry: RegistryClient(registry, use_docker_config=False), **kwargs)
+
+
+def test_a_planned_tag_moved_onto_another_planned_digest_skips_both(
+    fresh_registry: Callable[..., RegistryServer], tmp_path: Path
+) -> None:
+    """The repository's tags are resolved before its first delete: a tag that another action
+    removes, now pointing at this action's digest, protects it (the DELETE would take it along)."""
+    server = fresh_registry()
+    repo = "team-p/app"
+    a, b, c = push_three(server, repo, ("pr-1", "pr-2", "pr-3"), seed=21)
+    path, plan = plan_for(server, tmp_path, "[[rules]]\nrepositories = '.*'\ndelete_tags = '^pr-'\n")
+    assert len(plan["actions"]) == 3
+    tag_existing(server, repo, "pr-2", a)  # pr-2 (planned with b) now points at a (planned with pr-1)
+
+    summary = _apply(server, path)
+    reasons = {r.digest: r.reason for r in summary.results}
+    assert reasons[a.digest] == "new tag pr-2 points at the digest"
+    assert reasons[b.digest] == f"tag pr-2 moved to {a.digest}"
+    assert reasons[c.digest] is None and [r.digest for r in summary.done] == [c.digest]
+    assert state(server)[repo] == {"pr-1": a.digest, "pr-2": a.digest}
+    assert skopeo_digest(server, f"{repo}@{b.digest}") == b.digest  # skipped, so still there (untagged)
+
+
+def test_a_resolution_too_old_is_repeated_before_the_delete(
+    fresh_registry: Callable[..., RegistryServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tag moved after the repository was resolved is still caught when the resolution is older
+    than CHECK_MAX_AGE_SECONDS: the group's own tags are resolved again right before its delete."""
+    from reginventory.plan import applier
+
+    server = fresh_registry()
+    repo = "team-q/app"
+    a, b, c = push_three(server, repo, ("pr-1", "pr-2", "v1.0.0"), seed=31)
+    path, _ = plan_for(server, tmp_path, "[[rules]]\nrepositories = '.*'\ndelete_tags = '^pr-'\n")
+    resolve = applier._Run.resolve
+
+    async def resolve_then_move(self: Any, registry: str, repository: str) -> Any:
+        view = await resolve(self, registry, repository)
+        tag_existing(server, repo, "pr-1", c)  # moved after the resolution, before the deletes
+        return view
+
+    monkeypatch.setattr(applier._Run, "resolve", resolve_then_move)
+    monkeypatch.setattr(applier, "CHECK_MAX_AGE_SECONDS", 0.0)
+    summary = _apply(server, path)
+    assert summary.rechecks == 2  # pr-1 and pr-2, each resolved again by its own group
+    assert {r.digest: r.reason for r in summary.skipped} == {a.digest: f"tag pr-1 moved to {c.digest}"}
+    assert [r.digest for r in summary.done] == [b.digest]
+    assert state(server)[repo] == {"pr-1": c.digest, "v1.0.0": c.digest}
