@@ -9,6 +9,7 @@ replay client; the peak RSS is this process's, crawl included.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import resource
 import sys
@@ -21,23 +22,14 @@ if str(ROOT) not in sys.path:
 
 import pyarrow as pa  # noqa: E402
 
-from reginventory.client import transport  # noqa: E402
-from reginventory.inventory.crawl import crawl  # noqa: E402
+from reginventory.inventory.crawl import CrawlResult, crawl_registry  # noqa: E402
 from reginventory.inventory.crawl_config import CrawlOptions, CrawlTarget  # noqa: E402
 
 
-RETRIES = 0
-_backoff = transport.RetryPolicy.backoff
-
-
-def _counting_backoff(self: transport.RetryPolicy, attempt: int) -> float:
-    """Count the client's retries (each waits a backoff): they are requests too."""
-    global RETRIES
-    RETRIES += 1
-    return _backoff(self, attempt)
-
-
-transport.RetryPolicy.backoff = _counting_backoff  # type: ignore[method-assign]
+async def run(target: CrawlTarget, out: str, options: CrawlOptions) -> tuple[CrawlResult, int]:
+    """One crawl, and the retries its client made (each one a request sent again)."""
+    async with target.client() as client:
+        return await crawl_registry(target, out, options, client=client), client.retries
 
 
 def main() -> None:
@@ -51,8 +43,8 @@ def main() -> None:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     rss_before, cpu_before = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
     start = time.perf_counter()
-    [result] = crawl(
-        CrawlTarget(args.url, max_in_flight=args.max_in_flight), args.out, CrawlOptions(mode="full" if args.full else "auto")
+    result, retries = asyncio.run(
+        run(CrawlTarget(args.url, max_in_flight=args.max_in_flight), args.out, CrawlOptions(mode="full" if args.full else "auto"))
     )
     elapsed = time.perf_counter() - start
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -67,7 +59,7 @@ def main() -> None:
                 "tags": result.tags,
                 "manifests": result.manifests,
                 "errors": result.errors,
-                "retries": RETRIES,
+                "retries": retries,
                 "cpu_seconds": usage.ru_utime + usage.ru_stime - cpu_before,
                 "peak_rss_mb": usage.ru_maxrss / 1024,
                 "rss_before_mb": rss_before / 1024,

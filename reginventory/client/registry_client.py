@@ -198,7 +198,9 @@ class RegistryClient:
         self.auth.bind(self._token_http.send)
         self._slots = asyncio.Semaphore(max_in_flight)
         self.limiter = RateLimiter(rate)
+        #: Requests sent (retries and auth round trips included), and of those, retries.
         self.requests = 0
+        self.retries = 0
 
     async def __aenter__(self) -> RegistryClient:
         return self
@@ -311,6 +313,7 @@ class RegistryClient:
                     raise RegistryUnavailableError(
                         f"cannot reach {redact(self._base.join(url))}: {exc or type(exc).__name__}", **context
                     ) from None
+                self.retries += 1
                 await asyncio.sleep(self.retry.backoff(n))
                 continue
             self.requests += 1
@@ -325,6 +328,7 @@ class RegistryClient:
                 wait = hint if hint is not None else self.retry.backoff(n)
                 if response.status_code == 429:
                     self.limiter.pause(wait)
+                self.retries += 1
                 await asyncio.sleep(wait)
                 continue
             if hint is not None and response.status_code < 400:

@@ -754,6 +754,7 @@ class RegistryCrawl:
                     self._down_since = now
                 if now - self._down_since >= self.options.reconnect_seconds:
                     raise
+                self.client.retries += 1  # the failed request is sent again
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_RECONNECT_DELAY)
                 continue

@@ -117,3 +117,16 @@ def test_conditional_head_confirms_or_sees_the_move(registry: Any, unique_repo: 
     push(registry, second, unique_repo, "v1")
     moved, requests = run(head(known))
     assert (moved.digest, requests) == (second.digest, 1) and moved.size > 0
+
+
+def test_retries_are_counted_apart_from_requests() -> None:
+    replies = iter([Reply(503), Reply(429, {"Retry-After": "0"}), Reply(200, {"Content-Type": mt.OCI_MANIFEST}, MANIFEST)])
+    with FakeRegistry() as fake:
+        fake.route("GET", "/v2/team/app/manifests/v1", lambda _: next(replies))
+
+        async def fetch() -> tuple[str, int, int]:
+            async with RegistryClient(fake.url, retry=FAST) as client:
+                manifest = await client.get_manifest("team/app", "v1")
+                return manifest.digest, client.requests, client.retries
+
+        assert run(fetch()) == (DIGEST, 3, 2)
