@@ -85,12 +85,23 @@ def plan_view(plan: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
     for action in actions:
         if action["action"] != "copy":
             groups[int(action.get("group") or action["id"])].append(_action_view(action))
-    delete_groups = [
-        {"id": gid, "registry": members[0]["registry"], "repository": members[0]["repository"],
-         "action": members[0]["action"], "actions": members,
-         "checks": [(a["reference_base"] + ":" + t, a["digest"]) for a in members for t in a["tags"]]}
-        for gid, members in groups.items()
-    ]
+    delete_groups = []
+    resolved: set[str] = set()
+    for gid, members in groups.items():
+        base = members[0]["reference_base"]
+        deletes = [a for a in members if a["action"] == "delete"]
+        delete_groups.append({
+            "id": gid, "registry": members[0]["registry"], "repository": members[0]["repository"],
+            "reference_base": base, "action": members[0]["action"], "actions": members,
+            # drift: each tag it removes, and the digest it must still point at
+            "checks": [(a["reference_base"] + ":" + t, a["digest"]) for a in members for t in a["tags"]],
+            # new tags: each digest it deletes, with the tags the plan removes with it
+            "digests": [(a["digest"], a["tags"]) for a in deletes],
+            # the repository's tags are resolved once, before its first delete group
+            "resolve": bool(deletes) and base not in resolved,
+        })
+        if deletes:
+            resolved.add(base)
     copies = [_action_view(a) for a in actions if a["action"] == "copy"]
     by_destination: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for copy in copies:

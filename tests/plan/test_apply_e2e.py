@@ -370,3 +370,36 @@ def test_a_resolution_too_old_is_repeated_before_the_delete(
     assert {r.digest: r.reason for r in summary.skipped} == {a.digest: f"tag pr-1 moved to {c.digest}"}
     assert [r.digest for r in summary.done] == [b.digest]
     assert state(server)[repo] == {"pr-1": c.digest, "v1.0.0": c.digest}
+
+
+def test_the_shell_script_checks_drift_and_new_tags(fresh_registry: Callable[..., RegistryServer], tmp_path: Path) -> None:
+    """`plan --format sh` run against the real registry: a tag moved or added since the plan
+    skips its group (exit 3), the rest is deleted by digest."""
+    from reginventory.plan.render import render
+
+    server = fresh_registry()
+    repo = "team-r/app"
+    a, b, c = push_three(server, repo, ("pr-1", "pr-2", "pr-3"), seed=41)
+    push_with_http(server, random_image(1500, seed=44), repo, "v1.0.0")
+    path, plan = plan_for(server, tmp_path, "[[rules]]\nrepositories = '.*'\ndelete_tags = '^pr-'\n")
+    script = tmp_path / "plan.sh"
+    script.write_text(render(plan, "sh"))
+    kept = state(server)[repo]["v1.0.0"]
+    tag_existing(server, repo, "hotfix", b)  # a new tag on a planned digest
+    tag_existing(server, repo, "pr-3", a)  # moved: and now a second tag on a's digest
+
+    env = {**os.environ, "SKOPEO_OPTS": " ".join(server.skopeo_args())}
+    proc = subprocess.run(["sh", str(script)], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 3, proc.stderr
+    assert f"skip: new tag hotfix points at {b.digest}" in proc.stderr
+    assert f"moved to {a.digest} (plan: {c.digest})" in proc.stderr
+    assert f"skip: new tag pr-3 points at {a.digest}" in proc.stderr
+    assert "done; 3 groups skipped, 0 commands failed" in proc.stderr
+    assert state(server)[repo] == {"pr-1": a.digest, "pr-2": b.digest, "hotfix": b.digest, "pr-3": a.digest,
+                                   "v1.0.0": kept}
+
+    tag_existing(server, repo, "pr-3", c)  # moved back: a and c go on a second run, b stays held by hotfix
+    proc = subprocess.run(["sh", str(script)], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 3, proc.stderr
+    assert "done; 1 groups skipped, 0 commands failed" in proc.stderr
+    assert state(server)[repo] == {"pr-2": b.digest, "hotfix": b.digest, "v1.0.0": kept}

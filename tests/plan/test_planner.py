@@ -168,6 +168,28 @@ def test_referrers_go_with_their_subject_and_first(plan_of: PlanOf) -> None:
     assert deleted(plan) == {("team-e/app", image.digest)}
 
 
+def test_legacy_cosign_tags_go_with_their_subject_only(plan_of: PlanOf) -> None:
+    """Signatures and attestations without ``subject``, found only by their ``sha256-<hex>.sig``
+    / ``.att`` tags: deleted with their image, kept with a kept one, never selected by a rule."""
+    model = RegistryModel()
+    gone = model.push("team-l/app", _image(model, "gone", 300), "pr-1")
+    kept = model.push("team-l/app", _image(model, "kept", 300), "v1.0.0")
+    legacy = {}
+    for subject in (gone, kept):
+        for suffix in ("sig", "att"):
+            tag = subject.digest.replace(":", "-") + "." + suffix
+            legacy[tag] = model.push("team-l/app", _image(model, f"{suffix}-of-{subject.digest}", 100), tag)
+    plan = plan_of(model, "[[rules]]\nrepositories = '.*'\ndelete_tags = '.*'\nkeep_tags = '^v'\n")
+    gone_tags = {gone.digest.replace(":", "-") + s for s in (".sig", ".att")}
+    assert deleted(plan) == {("team-l/app", gone.digest)} | {("team-l/app", legacy[t].digest) for t in gone_tags}
+    subject = action_for(plan, gone.digest)
+    for tag in gone_tags:
+        action = action_for(plan, legacy[tag].digest)
+        assert action["tags"] == [tag] and action["rule"] == f"referrer of {gone.digest}"
+        assert action["id"] in subject["after"]
+    assert untagged(plan) == set()  # the kept image's cosign tags are not touched
+
+
 def test_a_kept_referrer_keeps_its_subject(plan_of: PlanOf) -> None:
     model = RegistryModel()
     image = model.push("team-f/app", _image(model, "subject", 300), "pr-1")

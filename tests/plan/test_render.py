@@ -97,3 +97,8 @@ def test_view_groups_checks(plan: dict[str, Any]) -> None:
     group = next(g for g in view["groups"] if len(g["actions"]) == 2)
     assert [a["action"] for a in group["actions"]] == ["delete", "delete"]
     assert group["checks"] and all(digest.startswith("sha256:") for _, digest in group["checks"])
+    # the shell script resolves each repository once, before its first delete group
+    deleting = [g for g in view["groups"] if g["digests"]]
+    assert [g["resolve"] for g in deleting] == [True] + [False] * (len(deleting) - 1)
+    assert not any(g["resolve"] for g in view["groups"] if not g["digests"])
+    assert render(plan, "sh").count("\nresolve ") == 1
