@@ -329,7 +329,7 @@ class RegistryCrawl:
             if self._ready_row is not None:
                 self.resumed = True
                 return  # this shard had finished; the merge is what is left
-        entries = self._progress() if options.resume else []
+        entries = writer.progress() if options.resume else []
         start = next((e for e in entries if e.get("type") == "start"), None)
         committed = store.committed_crawls(self.registry)
         committed = [r for r in committed if r["crawl_id"] != crawl_id]
@@ -368,24 +368,6 @@ class RegistryCrawl:
         if self.resumed:
             self._rebuild_cache_from_staging()
 
-    def _progress(self) -> list[dict[str, Any]]:
-        """The progress entries of an interrupted run; a line cut short by the kill is ignored
-        (its checkpoint's parts are then orphans, dropped, and its repositories crawled again)."""
-        assert self.writer is not None
-        try:
-            return self.writer.progress()
-        except ValueError:
-            pass
-        path = posixpath.join(self.writer.staging_dir, "progress.jsonl")
-        with self.store.fs.open_input_stream(path) as stream:
-            text = stream.read().decode(errors="replace")
-        entries = []
-        for line in text.splitlines():
-            try:
-                entries.append(json.loads(line))
-            except ValueError:
-                break
-        return entries
 
     def _staged_parts(self) -> set[str]:
         assert self.writer is not None

@@ -31,6 +31,8 @@ from reginventory.inventory import schema
 #: Rows buffered per table before a part file is written: bounds memory on large registries.
 FLUSH_ROWS = 50_000
 STAGING = "_staging"
+#: What a crawl shard has finished, one JSON object a line (in its staging folder).
+PROGRESS_FILE = "progress.jsonl"
 
 
 def quote_partition(value: str) -> str:
@@ -125,23 +127,39 @@ class CrawlWriter:
         self._buffers[table] = []
 
     def record_progress(self, entry: dict[str, Any]) -> None:
-        """Append one finished unit of work (after :meth:`flush`), for ``--resume``."""
-        path = posixpath.join(self.staging_dir, "progress.jsonl")
+        """Append one finished unit of work (after :meth:`flush`), for ``--resume``.
+
+        Object stores cannot append, so the whole (small) file is rewritten: into a temporary
+        file first, then moved into place, so that a crash while writing leaves the previous
+        progress whole (a rename on a local disk; an object store shows an object only once
+        it is fully written).
+        """
+        path = posixpath.join(self.staging_dir, PROGRESS_FILE)
         previous = b""
         if self.fs.get_file_info(path).type == pafs.FileType.File:
             with self.fs.open_input_stream(path) as stream:
                 previous = stream.read()
-        # Object stores cannot append: rewrite the whole (small) file each time.
-        with self.fs.open_output_stream(path) as out:
+        tmp = path + ".tmp"
+        with self.fs.open_output_stream(tmp) as out:
             out.write(previous + json.dumps(entry, sort_keys=True).encode() + b"\n")
+        self.fs.move(tmp, path)
 
     def progress(self) -> list[dict[str, Any]]:
-        """Units of work a previous run of this crawl finished."""
-        path = posixpath.join(self.staging_dir, "progress.jsonl")
+        """Units of work a previous run of this crawl finished. A line cut short (a crash while
+        an older version wrote the file in place) ends the list: its checkpoint's parts are then
+        orphans, and its repositories are crawled again."""
+        path = posixpath.join(self.staging_dir, PROGRESS_FILE)
         if self.fs.get_file_info(path).type != pafs.FileType.File:
             return []
         with self.fs.open_input_stream(path) as stream:
-            return [json.loads(line) for line in stream.read().decode().splitlines() if line]
+            text = stream.read().decode(errors="replace")
+        entries: list[dict[str, Any]] = []
+        for line in filter(None, text.splitlines()):
+            try:
+                entries.append(json.loads(line))
+            except ValueError:
+                break
+        return entries
 
     def staged_table(self, table: str) -> pa.Table | None:
         """What a previous run of this crawl already staged for a table."""
