@@ -8,7 +8,9 @@
 -- references at all (left over from earlier deletions) are not seen here.
 -- $by groups the freed blobs: one row per blob, per repository whose deleted manifests
 -- referenced them (a blob referenced from two repositories counts in both), or per registry
--- (the total).
+-- (the total). The freed blobs are worked out once per deletion set (the analysis layer's
+-- sql/deletion_freed.sql, into deletion_freed and deletion_freed_repositories), so asking
+-- again by another $by only groups them.
 --
 -- Parameters:
 --   deletions DELETIONS: the manifests to delete: a plan JSON file, a Parquet or CSV file, or a
@@ -23,37 +25,11 @@
 --   repositories VARCHAR[]: repositories whose deleted manifests referenced the freed blobs
 --   blobs BIGINT: freed blobs
 --   size BIGINT: freed bytes
-WITH deleted AS (
-    SELECT DISTINCT repo_key, digest_key FROM deletion_closure
+WITH freed_keys AS (
+    SELECT * FROM deletion_freed
 ),
-deleted_refs AS MATERIALIZED (
-    -- the references that deleted manifest revisions make, per repository and blob
-    SELECT r.crawl_key, r.repo_key, r.blob_key,
-           min(CASE r.kind WHEN 'manifest' THEN 1 WHEN 'config' THEN 2 ELSE 3 END) AS kind_rank,
-           max(r.size) AS size,
-           count(*) AS refs
-    FROM keyed.blob_refs AS r
-    SEMI JOIN deleted AS d ON d.repo_key = r.repo_key AND d.digest_key = r.digest_key
-    GROUP BY r.crawl_key, r.repo_key, r.blob_key
-),
-touched AS (
-    SELECT blob_key, any_value(crawl_key) AS crawl_key, min(kind_rank) AS kind_rank,
-           max(size) AS size, CAST(sum(refs) AS BIGINT) AS deleted_refs
-    FROM deleted_refs
-    GROUP BY blob_key
-),
-freed_keys AS MATERIALIZED (
-    -- freed: every reference to the blob comes from a deleted revision, and it is stored
-    SELECT t.*
-    FROM touched AS t
-    JOIN keyed.blob_revisions AS b ON b.crawl_key = t.crawl_key AND b.blob_key = t.blob_key
-    WHERE b.refs = t.deleted_refs AND NOT b."foreign"
-),
-freed_repositories AS MATERIALIZED (
-    -- each freed blob with each repository whose deleted revisions referenced it
-    SELECT r.repo_key, r.blob_key
-    FROM deleted_refs AS r
-    SEMI JOIN freed_keys AS f ON f.blob_key = r.blob_key
+freed_repositories AS (
+    SELECT * FROM deletion_freed_repositories
 ),
 registries AS (
     SELECT DISTINCT crawl_key, registry FROM keyed.repositories

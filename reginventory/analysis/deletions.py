@@ -15,7 +15,8 @@ distribution, until nothing more is added:
 
 The result is the ``deletion_closure`` table, one row per manifest with its ``reason``
 (``requested``, ``index child``, ``referrer``) and its ``cause`` (the index or subject digest).
-The ``cascade`` query lists it; ``reclaimable`` sums the blobs it frees. Planners should delete
+The ``cascade`` query lists it; :func:`load_freed` works out the blobs it frees
+(``deletion_freed``), which ``reclaimable`` groups. Planners should delete
 exactly the rows of the ``cascade`` query.
 """
 
@@ -28,10 +29,11 @@ from typing import Any, Iterable
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from reginventory.analysis.names import DELETION_CLOSURE, SQL_DIR
+from reginventory.analysis.names import DELETION_CLOSURE, DELETION_FREED, SQL_DIR
 from reginventory.errors import SnapshotError
 
 COLUMNS = ("registry", "repository", "digest")
@@ -130,9 +132,11 @@ def _normalise(table: pa.Table, registries: Iterable[str], where: str) -> pa.Tab
         table = table.drop_columns([c for c in ("registry",) if c in names])
         table = table.append_column("registry", pa.array(filled, pa.string()))
     table = table.select(list(COLUMNS)).cast(DELETION_SCHEMA)
-    bad = [d for d in table.column("digest").to_pylist() if not (d or "").startswith("sha256:")]
-    if bad:
-        raise SnapshotError(f"{where}: digests must be sha256:<hex>, got {bad[0]!r}")
+    digests = table.column("digest")
+    good = pc.fill_null(pc.starts_with(digests, "sha256:"), False)
+    if not pc.all(good).as_py() and table.num_rows:
+        bad = digests.filter(pc.invert(good))[0].as_py()
+        raise SnapshotError(f"{where}: digests must be sha256:<hex>, got {bad!r}")
     return table
 
 
@@ -162,6 +166,17 @@ def expand_deletions(con: duckdb.DuckDBPyConnection, requested: pa.Table, *, exp
         f"INSERT INTO {DELETION_CLOSURE}_source VALUES (?)", [f"{fingerprint} {_count(con)}"]
     ).fetchall()
     return steps
+
+
+def load_freed(con: duckdb.DuckDBPyConnection) -> None:
+    """Fill ``deletion_freed`` with what deleting ``deletion_closure`` frees, once per set."""
+    closure = _loaded_fingerprint(con)
+    done = con.execute(f"SELECT fingerprint FROM {DELETION_FREED}_source").fetchall()
+    if closure is not None and done == [(closure,)]:
+        return
+    con.execute(f"DELETE FROM {DELETION_FREED}_source").fetchall()
+    con.execute((SQL_DIR / "deletion_freed.sql").read_text()).fetchall()
+    con.execute(f"INSERT INTO {DELETION_FREED}_source VALUES (?)", [closure]).fetchall()
 
 
 def _cascade(con: duckdb.DuckDBPyConnection) -> int:

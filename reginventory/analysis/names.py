@@ -18,6 +18,8 @@ EMPTY = "_empty"
 SCHEMAS = (HISTORY, KEYED, HISTORY_KEYED, PREVIOUS, PREVIOUS_KEYED, OTHER, OTHER_KEYED, EMPTY)
 #: The deletion set that ``reclaimable`` and ``cascade`` read; empty until a query binds one.
 DELETION_CLOSURE = "deletion_closure"
+#: The blobs that deleting deletion_closure frees (sql/deletion_freed.sql), for reclaimable.
+DELETION_FREED = "deletion_freed"
 
 
 def strip_semicolon(sql: str) -> str:

@@ -8,7 +8,8 @@ import duckdb
 import pyarrow as pa
 
 from reginventory.analysis.catalog import Query
-from reginventory.analysis.deletions import expand_deletions, to_table
+from reginventory.analysis.deletions import expand_deletions, load_freed, to_table
+from reginventory.analysis.names import DELETION_FREED
 from reginventory.analysis.params import DefaultResolver, bind
 from reginventory.errors import SnapshotError
 
@@ -32,6 +33,8 @@ def execute(
                 values[param.name], con=con, registries=registries or [], name=param.name
             )
             expand_deletions(con, requested, expand=bool(values.get(EXPAND_PARAM, True)))
+            if DELETION_FREED in query.sql:
+                load_freed(con)
     sql_params = {k: v for k, v in values.items() if k in query.uses}
     try:
         return con.sql(query.sql, params=sql_params).to_arrow_table()

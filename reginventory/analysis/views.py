@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from reginventory.analysis.keyed import build_keyed
-from reginventory.analysis.names import DELETION_CLOSURE, EMPTY, HISTORY, OTHER, PREVIOUS, SCHEMAS
+from reginventory.analysis.names import DELETION_CLOSURE, DELETION_FREED, EMPTY, HISTORY, OTHER, PREVIOUS, SCHEMAS
 from reginventory.errors import SnapshotError
 from reginventory.inventory import schema
 from reginventory.inventory.store import SnapshotStore
@@ -202,6 +202,14 @@ class SnapshotConnection:
         )
         # What deletion_closure was loaded from (see deletions.expand_deletions).
         con.execute(f"CREATE OR REPLACE TEMP TABLE {DELETION_CLOSURE}_source (fingerprint VARCHAR)")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {DELETION_FREED}_source (fingerprint VARCHAR)")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {DELETION_FREED} "
+            "(crawl_key UBIGINT, blob_key UBIGINT, kind_rank INTEGER, size BIGINT)"
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {DELETION_FREED}_repositories (repo_key UBIGINT, blob_key UBIGINT)"
+        )
 
 
 def previous_crawls(
