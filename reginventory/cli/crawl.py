@@ -13,10 +13,10 @@ import typer
 
 from reginventory.cli.app import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, app, handle_errors
 from reginventory.cli.options import Connection, with_connection
-from reginventory.client.transport import DEFAULT_MAX_IN_FLIGHT, TLSOptions
+from reginventory.client.transport import DEFAULT_MAX_IN_FLIGHT
 from reginventory.errors import IllegalArgumentError
 from reginventory.inventory.crawl import CrawlResult, crawl_registries
-from reginventory.inventory.crawl_config import RECONNECT_SECONDS, CrawlOptions, CrawlTarget, load_config
+from reginventory.inventory.crawl_config import RECONNECT_SECONDS, CrawlOptions, CrawlTarget, load_config, override_target
 from reginventory.inventory.progress import make_reporter, summary
 from reginventory.inventory.shard import UNSHARDED, parse_shard
 
@@ -58,8 +58,12 @@ def crawl_command(
         Optional[Path], typer.Option("--repositories-file", help="File with one repository per line (like --repository).", rich_help_panel=_SELECT)
     ] = None,
     max_in_flight: Annotated[
-        int, typer.Option("--max-in-flight", "--concurrency", help="Requests in flight per registry.", rich_help_panel=_RUN)
-    ] = DEFAULT_MAX_IN_FLIGHT,
+        Optional[int],
+        typer.Option(
+            "--max-in-flight", "--concurrency", help=f"Requests in flight per registry (default {DEFAULT_MAX_IN_FLIGHT}).",
+            rich_help_panel=_RUN, min=1,
+        ),
+    ] = None,
     rate: Annotated[
         Optional[float], typer.Option("--rate", help="At most this many requests per second per registry.", rich_help_panel=_RUN)
     ] = None,
@@ -92,6 +96,9 @@ def crawl_command(
     holds a snapshot of the registry, and becomes visible only when complete. Exit code 0: every
     registry complete; 3: something was skipped (see the errors table); 1: a registry failed.
 
+    Flags given on the command line (--repo, --namespace, --repository, --concurrency, --rate,
+    credentials and TLS) override the values of the registries of a --config file.
+
     Example: reginventory crawl http://127.0.0.1:5000 --out snapshots/ --repo '^team-a/'
     """
     targets: list[CrawlTarget] = []
@@ -99,17 +106,20 @@ def crawl_command(
         loaded = load_config(config)
         targets.extend(loaded.targets)
         out = out or loaded.out
+    targets.extend(CrawlTarget(url=url) for url in registries or ())
     repositories = tuple(repository or ()) + (_read_list(repositories_file) if repositories_file else ())
-    for url in registries or ():
-        targets.append(
-            CrawlTarget(
-                url=url, username=conn.username, password=conn.password, use_docker_config=conn.use_docker_config,
-                plain_http=conn.plain_http, allow_insecure=conn.allow_insecure,
-                tls=TLSOptions(no_verify=conn.no_verify, ca_bundle=conn.ca_bundle, cert=conn.cert),
-                repo=repo, namespaces=tuple(namespace or ()), repositories=repositories,
-                max_in_flight=max_in_flight, rate=rate,
-            )
+    # Flags given on the command line override the config file's values (None: not given).
+    targets = [
+        override_target(
+            target, username=conn.username, password=conn.password,
+            use_docker_config=False if not conn.use_docker_config else None,
+            plain_http=conn.plain_http or None, allow_insecure=conn.allow_insecure or None,
+            no_verify=conn.no_verify or None, ca_bundle=conn.ca_bundle, cert=conn.cert,
+            repo=repo, namespaces=tuple(namespace) if namespace else None, repositories=repositories or None,
+            max_in_flight=max_in_flight, rate=rate,
         )
+        for target in targets
+    ]
     if not targets:
         raise typer.BadParameter("name at least one REGISTRY or give --config")
     if not out:

@@ -28,7 +28,7 @@ import json
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -147,6 +147,25 @@ class CrawlTarget:
             "rate": self.rate,
             "no_verify": self.tls.no_verify,
         }
+
+
+#: Values of a target that :func:`override_target` changes in its TLS options.
+_TLS_KEYS = ("no_verify", "ca_bundle", "cert")
+
+
+def override_target(target: CrawlTarget, **values: Any) -> CrawlTarget:
+    """``target`` with every value that is not None replaced (command-line flags over a config
+    file). ``no_verify``, ``ca_bundle`` and ``cert`` change its TLS options; a ``username``
+    brings its ``password`` along (None included), so credentials never mix."""
+    given = {key: value for key, value in values.items() if value is not None}
+    if "username" in given:
+        given["password"] = values.get("password")
+    elif "password" in given:
+        raise IllegalArgumentError("a password needs its username")
+    tls = {key: given.pop(key) for key in _TLS_KEYS if key in given}
+    if tls:
+        given["tls"] = replace(target.tls, **tls)
+    return replace(target, **given)
 
 
 @dataclass(frozen=True)

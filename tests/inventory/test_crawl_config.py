@@ -3,6 +3,7 @@ from the file), unknown keys refused with the file and key named."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,9 @@ from harness.registry import RegistryServer
 from typer.testing import CliRunner
 
 from reginventory.cli.main import app, load_commands
-from reginventory.errors import ConfigError
-from reginventory.inventory.crawl_config import CrawlTarget, load_config
+from reginventory.client.transport import TLSOptions
+from reginventory.errors import ConfigError, IllegalArgumentError
+from reginventory.inventory.crawl_config import CrawlTarget, load_config, override_target
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -120,3 +122,44 @@ def test_docker_hub_names() -> None:
     assert target.registry == "docker.io" and target.is_docker_hub
     assert target.repository_names() == ("library/alpine", "bitnami/redis")
     assert CrawlTarget("http://127.0.0.1:5000", repositories=("alpine",)).repository_names() == ("alpine",)
+
+
+def test_override_target_replaces_only_what_is_given() -> None:
+    base = CrawlTarget(
+        "https://reg.example.com", username="bot", password="s3cret", repo="^a/", max_in_flight=8, rate=50,
+        tls=TLSOptions(ca_bundle="/etc/ca.pem"),
+    )
+    assert override_target(base) == base
+    changed = override_target(base, repo="^b/", max_in_flight=2, rate=None, no_verify=True, namespaces=None)
+    assert (changed.repo, changed.max_in_flight, changed.rate) == ("^b/", 2, 50)
+    assert changed.tls == TLSOptions(no_verify=True, ca_bundle="/etc/ca.pem")
+    other = override_target(base, username="me")  # no password given: the config's is not kept
+    assert (other.username, other.password) == ("me", None)
+    with pytest.raises(IllegalArgumentError, match="at least 1"):
+        override_target(base, max_in_flight=0)
+
+
+@pytest.mark.needs_registry
+def test_command_line_flags_override_the_config_file(registry: RegistryServer, unique_repo: str, tmp_path: Path) -> None:
+    image = build_image(ImageSpec(layers=[{"flags": "win\n"}]))
+    push(registry, image, unique_repo, "v1")
+    out = tmp_path / "out"
+    path = _write(
+        tmp_path,
+        f"""
+[[registries]]
+url = "{registry.url}"
+repo = "^no-such-repository$"
+max_in_flight = 8
+rate = 50
+docker_config = false
+""",
+    )
+    load_commands()
+    args = ["crawl", "--config", str(path), "--out", str(out), "--quiet",
+            "--repo", f"^{unique_repo}$", "--concurrency", "3", "--rate", "500"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert [(t["repository"], t["digest"]) for t in dicts(str(out), "tags")] == [(unique_repo, image.digest)]
+    options = json.loads(dicts(str(out), "crawls")[0]["options"])
+    assert (options["repo"], options["max_in_flight"], options["rate"]) == (f"^{unique_repo}$", 3, 500.0)
