@@ -718,6 +718,29 @@ def generate(root: str | Path, shape: Shape | None = None, **overrides: Any) -> 
     return generator.write(root)
 
 
+def cached_snapshot(shape: Shape, *, regenerate: bool = False) -> Path:
+    """A synthetic snapshot of ``shape``, generated once under ``$TMPDIR/reginventory-synthetic``.
+
+    The benchmarks share it: the queries and the report are timed on the same data.
+    """
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.gettempdir()) / "reginventory-synthetic" / (
+        f"synthetic-{shape.tags}-{shape.repos}-c{shape.crawls}-s{shape.seed}")
+    if regenerate or not (folder / "crawls").is_dir():
+        if folder.exists():
+            shutil.rmtree(folder)
+        began = time.perf_counter()
+        summary = generate(folder, shape)
+        print(f"generated {folder} in {time.perf_counter() - began:.1f} s", flush=True)
+        for crawl in summary["crawls"]:
+            print("  " + ", ".join(f"{k}={v}" for k, v in crawl.items()), flush=True)
+    else:
+        print(f"reusing {folder}", flush=True)
+    return folder
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", help="snapshot folder to write")
