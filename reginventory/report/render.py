@@ -47,7 +47,8 @@ FORMATS = ("html", "md")
 #: start a line with a value, so line-start markers (#, +, -, 1.) need no escaping.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~&])")
 #: Cells starting with these are formulas to a spreadsheet (CSV injection): prefix a quote.
-_FORMULA_PATTERN = r"^[=+\-@\t\r]"
+#: First characters that make a spreadsheet run a cell as a formula.
+_FORMULA_STARTS = pa.array(["=", "+", "-", "@", "\t", "\r"], pa.string())
 
 
 @functools.lru_cache(maxsize=4)
@@ -197,8 +198,10 @@ def _csv_column(column: pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
             pa.array([" ".join(f"{k}={v}" for k, v in (value or [])) for value in column.to_pylist()], pa.string())
         )
     if pa.types.is_timestamp(kind):
-        seconds = pc.cast(column, pa.timestamp("s", tz="UTC"), safe=False)
-        return pc.strftime(seconds, format="%Y-%m-%dT%H:%M:%SZ")
+        # UTC wall time as text, "T" between date and time: strftime is six times slower
+        seconds = pc.cast(pc.cast(column, pa.timestamp("s", tz="UTC"), safe=False), pa.timestamp("s"))
+        text = pc.replace_substring(pc.cast(seconds, pa.string()), " ", "T")
+        return pc.binary_join_element_wise(text, "Z", "")
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return _guard_formula(column)
     return column
@@ -206,7 +209,10 @@ def _csv_column(column: pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
 
 def _guard_formula(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """Prefix a quote to text a spreadsheet would run as a formula (CSV injection)."""
-    risky = pc.match_substring_regex(column, _FORMULA_PATTERN)
+    # the first character against a set: a regular expression per cell is several times slower
+    risky = pc.is_in(pc.utf8_slice_codeunits(column, 0, 1), value_set=_FORMULA_STARTS)
+    if not pc.any(risky).as_py():
+        return column
     return pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
 
 
