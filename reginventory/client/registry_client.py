@@ -76,6 +76,8 @@ _LINK_RE = re.compile(r'<([^>]*)>\s*;[^,]*rel="?next"?')
 #: Headers of a manifest request. Bodies are read raw (digests are of the bytes as stored), so
 #: no compression is asked for.
 MANIFEST_HEADERS = {"Accept": mt.ACCEPT, "Accept-Encoding": "identity", "User-Agent": USER_AGENT}
+#: Headers of a catalog or tag list page (JSON, read raw).
+LIST_HEADERS = {"Accept": "application/json", "Accept-Encoding": "identity", "User-Agent": USER_AGENT}
 #: The httpx client's timeouts, as aiohttp takes them (``connect`` includes waiting for the pool).
 _LEAN_TIMEOUT = aiohttp.ClientTimeout(
     sock_connect=CONNECT_TIMEOUT_SECONDS, sock_read=READ_TIMEOUT_SECONDS, connect=READ_TIMEOUT_SECONDS
@@ -91,15 +93,20 @@ class ManifestHead:
     size: int
 
 
-def next_link(response: httpx.Response) -> str | None:
-    """The ``rel="next"`` URL of a paged answer, resolved against the request URL, verbatim."""
+def next_link(response: httpx.Response | LeanResponse) -> str | None:
+    """The ``rel="next"`` URL of a paged answer, resolved against the request URL, verbatim;
+    a path when it stays on the request's host."""
     header = response.headers.get("link")
     if not header:
         return None
     match = _LINK_RE.search(header)
     if not match:
         return None
-    return str(response.request.url.join(match.group(1)))
+    request_url = httpx.URL(str(response.request.url))
+    url = request_url.join(match.group(1))
+    if (url.scheme, url.netloc) == (request_url.scheme, request_url.netloc):
+        return url.raw_path.decode("ascii")
+    return str(url)
 
 
 def redact(url: httpx.URL | str) -> str:
@@ -192,8 +199,8 @@ class RegistryClient:
             self.base_url, tls, max_in_flight=max_in_flight, auth=self.auth, transport=self._transport
         )
         self._base = httpx.URL(self.base_url)
-        #: Manifest requests take the lean path until the registry redirects one (see _lean_send).
-        self._lean_manifests = True
+        #: Reads take the lean path until the registry redirects one (see _lean_send).
+        self._lean = True
         self._token_http = make_http_client(self.base_url, tls, max_in_flight=4)
         self.auth.bind(self._token_http.send)
         self._slots = asyncio.Semaphore(max_in_flight)
@@ -247,23 +254,33 @@ class RegistryClient:
     async def _manifest_request(
         self, method: str, repository: str, reference: str, *, if_none_match: str | None = None
     ) -> AnyResponse:
-        """HEAD or GET a manifest with retries, by the lean path where it can serve (one aiohttp
-        request: no httpx request, auth flow or response objects), else through httpx.
+        """HEAD or GET a manifest (:meth:`_lean_request`); ``if_none_match`` makes the request
+        conditional: a 304 is then an answer too."""
+        validate_repository(repository)
+        headers = MANIFEST_HEADERS if if_none_match is None else {**MANIFEST_HEADERS, "If-None-Match": if_none_match}
+        ok = (200, 304) if if_none_match else (200,)
+        return await self._lean_request(
+            method, f"/v2/{repository}/manifests/{reference}", headers, ok, repository=repository, reference=reference
+        )
+
+    async def _lean_request(
+        self, method: str, path: str, headers: Mapping[str, str], ok: tuple[int, ...] = (200,), **context: Any
+    ) -> AnyResponse:
+        """A read of the registry's own host (``path`` from ``/v2/``) with retries, by the lean
+        path where it can serve (one aiohttp request: no httpx request, auth flow or response
+        objects), else through httpx.
 
         The lean path sends what the auth already knows (see
         :meth:`RegistryAuth.known_authorization`) and never follows a redirect: on a 401 or a
         redirect, the same attempt goes through httpx, whose auth flow fetches tokens and whose
         redirects drop ``Authorization`` across hosts (the first request is counted too).
-        ``if_none_match`` makes the request conditional: a 304 is then an answer too.
         """
-        validate_repository(repository)
-        path = f"/v2/{repository}/manifests/{reference}"
-        context = {"registry": self.host, "repository": repository, "reference": reference}
-        headers = MANIFEST_HEADERS if if_none_match is None else {**MANIFEST_HEADERS, "If-None-Match": if_none_match}
+        context = {"registry": self.host, **context}
+        scope_path = path.partition("?")[0]
 
         async def attempt() -> AnyResponse:
-            if self._lean_manifests:
-                known, authorization = self.auth.known_authorization(self._base, path, method)
+            if self._lean:
+                known, authorization = self.auth.known_authorization(self._base, scope_path, method)
                 if known:
                     answer = await self._lean_send(method, path, headers, authorization)
                     if answer is not None:
@@ -272,7 +289,7 @@ class RegistryClient:
             return await self._http.send(request, stream=True)
 
         response = await self._retrying(attempt, path, context)
-        if response.status_code != 200 and not (response.status_code == 304 and if_none_match):
+        if response.status_code not in ok:
             await self.raise_for(response, **context)
         return response
 
@@ -295,7 +312,7 @@ class RegistryClient:
         if status == 401:
             self.auth.refused(raw.headers.get("www-authenticate"), authorization)
         else:
-            self._lean_manifests = False  # this registry redirects manifests: httpx follows them
+            self._lean = False  # this registry redirects reads: httpx follows them
         raw.release()
         return None
 
@@ -411,7 +428,10 @@ class RegistryClient:
         seen: set[str] = set()
         while url and url not in seen:
             seen.add(url)
-            response = await self.send("GET", url, **context)
+            if url.startswith("/"):
+                response: AnyResponse = await self._lean_request("GET", url, LIST_HEADERS, **context)
+            else:  # a next page on another host
+                response = await self.send("GET", url, **context)
             body = await self.read(response, MAX_MANIFEST_BYTES * 4, "list")
             try:
                 data = json.loads(body)
