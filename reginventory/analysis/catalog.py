@@ -26,7 +26,7 @@ from typing import Any
 from reginventory.errors import SnapshotError
 
 #: The packaged queries: ``queries/`` at the project root.
-QUERIES_DIR = Path(__file__).resolve().parents[2] / "queries"
+QUERIES_DIR = Path(__file__).resolve().parents[1] / "queries"  # the link to the top-level queries/
 
 #: Parameter types a header may declare. DELETIONS is a set of (registry, repository, digest)
 #: manifests that the runner loads into the ``deletion_closure`` table before the query runs.

@@ -31,7 +31,7 @@ from reginventory.errors import ConfigError
 from reginventory.plan.applier import GC_REMINDER
 
 #: The packaged templates: ``reports/`` at the project root.
-REPORTS_DIR = Path(__file__).resolve().parents[2] / "reports"
+REPORTS_DIR = Path(__file__).resolve().parents[1] / "reports"  # the link to the top-level reports/
 FORMATS = {
     "md": "plan.md.j2",
     "markdown": "plan.md.j2",

@@ -34,7 +34,7 @@ from reginventory.report.model import Report
 from reginventory.report.tables import FINDINGS
 
 #: Templates and static assets: ``reports/`` at the project root (like ``queries/``).
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "reports"
+TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "reports"  # the link to the top-level reports/
 HTML_TEMPLATE = "report.html.j2"
 MARKDOWN_TEMPLATE = "report.md.j2"
 STYLE_ASSET = "report.css"
