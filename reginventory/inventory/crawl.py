@@ -5,7 +5,8 @@ Pipeline (one event loop, one :class:`RegistryClient` per registry, whose ``max_
 and ``rate`` bound the requests)::
 
     catalog pages (or an explicit list) -> repositories (filter, shard, skip finished)
-      -> tag list -> per tag: GET manifest (full) or HEAD (incremental, known tag)
+      -> tag list -> per tag: GET manifest (full) or HEAD (incremental, known tag; conditional
+         on its previous digest, a 304 says it has not moved)
       -> unknown digests: GET manifest, config of images, children of indexes
       -> reach: index children, referrers (subject field, cosign tags, OCI referrers API),
          manifests of the previous snapshot still present by digest ("history")
