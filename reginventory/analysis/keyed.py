@@ -13,6 +13,7 @@ from typing import Iterable
 
 import duckdb
 
+from reginventory.analysis import derived
 from reginventory.analysis.names import (
     HISTORY, HISTORY_KEYED, KEYED, OTHER, OTHER_KEYED, PREVIOUS, PREVIOUS_KEYED, SQL_DIR,
     strip_semicolon,
@@ -97,22 +98,21 @@ def materialize_keyed(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -> l
     """Turn keyed views into in-memory tables (with their dependencies); returns those built.
 
     The connection's catalog says what is loaded already, so inventories that share a
-    connection share the work.
+    connection share the work. A table found in the derived cache (see
+    :mod:`reginventory.analysis.derived`) is read from it, and its dependencies are not built.
     """
-    todo = [n for n in keyed_closure(names) if n not in _loaded(con, KEYED)]
-    _load(con, todo, "main", KEYED)
-    return todo
+    return _load(con, list(names), "main", KEYED)
 
 
 def materialize_previous(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -> list[str]:
     """Load the previous crawl's keyed tables among ``names`` (see PREVIOUS_TABLES) into memory.
 
-    Each is built from the views below it, which are not loaded themselves.
+    Each is built from the views below it (or read from the derived cache), which are not
+    loaded themselves.
     """
     wanted = set(names)
-    todo = [n for n in PREVIOUS_TABLES if n in wanted and n not in _loaded(con, PREVIOUS_KEYED)]
-    _load(con, todo, PREVIOUS, PREVIOUS_KEYED)
-    return todo
+    todo = [n for n in PREVIOUS_TABLES if n in wanted]
+    return _load(con, todo, PREVIOUS, PREVIOUS_KEYED, dependencies=False)
 
 
 def _loaded(con: duckdb.DuckDBPyConnection, schema: str) -> set[str]:
@@ -122,17 +122,34 @@ def _loaded(con: duckdb.DuckDBPyConnection, schema: str) -> set[str]:
     return {row[0] for row in rows}
 
 
-def _load(con: duckdb.DuckDBPyConnection, names: list[str], source: str, target: str) -> None:
-    """Replace the views ``target.<name>`` by in-memory tables of the same rows."""
-    if not names:
-        return
+def _load(
+    con: duckdb.DuckDBPyConnection, names: list[str], source: str, target: str, dependencies: bool = True
+) -> list[str]:
+    """Replace the views ``target.<name>`` (and, with ``dependencies``, those they need) by
+    in-memory tables of the same rows: from the derived cache, else built and then cached."""
+    loaded = _loaded(con, target)
+    wanted = set(names)
+    cached: dict[str, bool] = {}
+    for name in reversed(KEYED_TABLES):  # dependents before what they need
+        if name not in wanted or name in loaded:
+            continue
+        files = derived.crawl_files(con, target, name, keyed_closure([name]))
+        cached[name] = derived.load_cached(con, target, name, files)
+        if not cached[name] and dependencies:
+            wanted.update(KEYED_DEPENDS[name])
+    todo = [n for n in KEYED_TABLES if n in wanted and n not in loaded]
+    if not todo:
+        return []
     con.execute("SET preserve_insertion_order = false")  # parallel, order-free build
     try:
-        for name in names:
-            body = strip_semicolon((SQL_DIR / "keyed" / f"{name}.sql").read_text())
-            sql = body.format(source=source, target=target)
-            con.execute(f"CREATE TABLE {target}._{name} AS {sql}")
+        for name in todo:
+            if not cached.get(name):
+                body = strip_semicolon((SQL_DIR / "keyed" / f"{name}.sql").read_text())
+                con.execute(f"CREATE TABLE {target}._{name} AS {body.format(source=source, target=target)}")
+                files = derived.crawl_files(con, target, name, keyed_closure([name]))
+                derived.save(con, f"{target}._{name}", files)
             con.execute(f"DROP VIEW {target}.{name}")
             con.execute(f"ALTER TABLE {target}._{name} RENAME TO {name}")
     finally:
         con.execute("RESET preserve_insertion_order")
+    return todo

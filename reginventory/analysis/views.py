@@ -29,8 +29,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from reginventory.analysis.derived import register_folders
 from reginventory.analysis.keyed import build_keyed
-from reginventory.analysis.names import DELETION_CLOSURE, DELETION_FREED, EMPTY, HISTORY, OTHER, PREVIOUS, SCHEMAS
+from reginventory.analysis.names import (
+    DELETION_CLOSURE, DELETION_FREED, EMPTY, HISTORY, KEYED, OTHER, PREVIOUS, PREVIOUS_KEYED, SCHEMAS,
+)
 from reginventory.errors import SnapshotError
 from reginventory.inventory import schema
 from reginventory.inventory.store import SnapshotStore
@@ -192,6 +195,10 @@ class SnapshotConnection:
             con.execute(f'CREATE OR REPLACE VIEW {PREVIOUS}."{table}" AS {self.table_sql(table, previous)}')
             con.execute(f'CREATE OR REPLACE VIEW {OTHER}."{table}" AS {self.table_sql(table, others)}')
 
+        register_folders(con, self.store.root, {
+            KEYED: list(selected),
+            PREVIOUS_KEYED: [{"registry": r, "crawl_id": c} for r, c in sorted(previous_keys)],
+        })
         build_keyed(con, materialize)
         for table in schema.TABLES:
             con.execute(f'CREATE OR REPLACE VIEW main."all_{table}" AS SELECT * FROM {HISTORY}."{table}"')
