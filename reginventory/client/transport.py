@@ -206,6 +206,8 @@ def make_http_client(
         follow_redirects=True,  # httpx drops Authorization when a redirect leaves the origin
         max_redirects=MAX_REDIRECTS,
         timeout=httpx.Timeout(READ_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS),
-        headers={"User-Agent": USER_AGENT},
+        # Bodies are read raw (digests are of the bytes as stored, and reads are capped before
+        # decoding): ask every server, proxies included, not to compress them.
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
         trust_env=False,
     )

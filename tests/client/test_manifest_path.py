@@ -130,3 +130,27 @@ def test_retries_are_counted_apart_from_requests() -> None:
                 return manifest.digest, client.requests, client.retries
 
         assert run(fetch()) == (DIGEST, 3, 2)
+
+
+def test_every_request_asks_for_uncompressed_bodies() -> None:
+    """Bodies are read raw (and hashed): no request may invite a compressing proxy to gzip them."""
+    manifest_head = Reply(200, {"Content-Type": mt.OCI_MANIFEST, "Docker-Content-Digest": DIGEST,
+                                "Content-Length": str(len(MANIFEST))})
+    with FakeRegistry() as fake:
+        fake.route("GET", "/v2/", Reply(200, {}, b"{}"))
+        fake.route("GET", "/v2/team/app/tags/list", Reply(200, {"Content-Type": "application/json"},
+                                                          b'{"name":"team/app","tags":["v1"]}'))
+        fake.route("HEAD", "/v2/team/app/manifests/v1", manifest_head)
+        fake.route("GET", f"/v2/team/app/blobs/sha256:{'c' * 64}", Reply(200, {"Content-Length": "2"}, b"{}"))
+
+        async def go() -> None:
+            async with RegistryClient(fake.url, use_docker_config=False, retry=FAST) as client:
+                assert await client.ping()
+                assert await client.list_tags("team/app") == ["v1"]
+                assert (await client.head_manifest("team/app", "v1")).digest == DIGEST
+                async for _ in client.stream_blob("team/app", f"sha256:{'c' * 64}"):
+                    pass
+
+        run(go())
+        assert len(fake.seen) == 4
+        assert {s.headers.get("accept-encoding") for s in fake.seen} == {"identity"}

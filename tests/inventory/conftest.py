@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterator
 
 import pytest
-from crawl_helpers import seed_registry
+from crawl_helpers import Seeded, seed_registry
 from harness.binaries import binary_policy, in_ci, missing_binaries
 from harness.registry import RegistryServer
 
 #: Big enough for a crawl to be interrupted, shared and sharded; small enough to seed in ~1 s.
 SEEDED_REPOSITORIES = 16
 SEEDED_TAGS = 6
-
-
-@dataclass
-class Seeded:
-    server: RegistryServer
-    pushed: dict[str, dict[str, str]]
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def tag_count(self) -> int:
-        return sum(len(t) for t in self.pushed.values())
 
 
 @pytest.fixture(scope="session")

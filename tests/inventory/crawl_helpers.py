@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable
 
 import aiohttp
 import httpx
+from harness.registry import RegistryServer
 from harness.images import (
     Built,
     ImageSpec,
@@ -23,6 +25,22 @@ from reginventory.inventory.store import SnapshotStore
 #: Columns that differ between two crawls of the same content.
 VOLATILE = frozenset({"crawl_id", "first_seen", "last_seen"})
 
+
+
+@dataclass
+class Seeded:
+    """A registry the fixture seeded, and what it pushed: ``{repository: {tag: digest}}``."""
+
+    server: RegistryServer
+    pushed: dict[str, dict[str, str]]
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def tag_count(self) -> int:
+        return sum(len(t) for t in self.pushed.values())
 
 def seed_items(variant: int = 0) -> list[Built]:
     """Three small images, a multi-arch index (with an attestation) and a Docker image."""

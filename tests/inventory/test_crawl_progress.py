@@ -8,7 +8,7 @@ import io
 from pathlib import Path
 
 import pytest
-from conftest import Seeded
+from crawl_helpers import Seeded
 from crawl_helpers import seed_items
 
 from reginventory.client.registry_client import RegistryClient

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Seeded
+from crawl_helpers import Seeded
 from crawl_helpers import rows
 
 from reginventory.inventory import schema

@@ -7,7 +7,7 @@ import asyncio
 from typing import Iterator
 
 import pytest
-from conftest import Seeded
+from crawl_helpers import Seeded
 from crawl_helpers import rows
 
 from reginventory.inventory.crawl import RegistryCrawl, crawl

@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from conftest import Seeded
+from crawl_helpers import Seeded
 from crawl_helpers import rows
 
 from reginventory.errors import IllegalArgumentError
