@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks.synthetic import Shape, cached_snapshot  # noqa: E402
 from reginventory.analysis import open_inventory  # noqa: E402
+from reginventory.analysis.derived import local_folder  # noqa: E402
 from reginventory.analysis.keyed import KEYED_TABLES, PREVIOUS_TABLES  # noqa: E402
 
 TARGET_SECONDS = 2.0
@@ -96,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         data = cached_snapshot(Shape(tags=args.tags, repos=args.repos, crawls=args.crawls, seed=args.seed))
 
+    folder = local_folder(str(data))
+    cached = folder is not None and any(folder.rglob("*.parquet"))
+    print(f"derived-table cache ({folder}): {'present: the prepare below reads it' if cached else 'absent: the prepare below builds and writes it'}")
     inv, wall, cpu, _ = timed(lambda: open_inventory(data))
     print(f"open_inventory: {wall:.2f} s wall, {cpu:.2f} s CPU")
     con = inv.connection

@@ -7,7 +7,8 @@
 -- with at least one layer, index children included; `tags` names them through their own tags
 -- or the tags of an index that lists them. Layer lists and their prefixes are compared
 -- through 128-bit order-dependent fingerprints (two running sums of 64-bit hashes of each
--- layer digest and position), so the work grows with the layers, not with pairs of images.
+-- layer digest and position, the keyed table layer_prefixes), so the work grows with the
+-- layers, not with pairs of images.
 --
 -- Parameters:
 --   (none)
@@ -24,15 +25,10 @@ WITH images AS (
     SELECT DISTINCT digest_key FROM keyed.manifests WHERE kind = 'image'
 ),
 steps AS MATERIALIZED (
-    -- for each image and k, the fingerprint of its first k layers
-    SELECT l.digest_key,
-           row_number() OVER w AS k,
-           count(*) OVER (PARTITION BY l.digest_key) AS n,
-           sum(hash(l.layer_key, l.position)::HUGEINT) OVER w AS f1,
-           sum(hash(l.position, l.layer_key, 'prefix')::HUGEINT) OVER w AS f2
-    FROM keyed.layers AS l
-    SEMI JOIN images AS i ON i.digest_key = l.digest_key
-    WINDOW w AS (PARTITION BY l.digest_key ORDER BY l.position ROWS UNBOUNDED PRECEDING)
+    -- for each image and k, the fingerprint of its first k layers (n: all its layers)
+    SELECT p.digest_key, p.k, p.n, p.f1, p.f2
+    FROM keyed.layer_prefixes AS p
+    SEMI JOIN images AS i ON i.digest_key = p.digest_key
 ),
 chains AS MATERIALIZED (
     -- distinct layer lists; `chain` identifies one

@@ -23,7 +23,7 @@ from reginventory.analysis.names import (
 #: ``{target}`` the schema being built (internal names only, never user input).
 KEYED_TABLES = (
     "tags", "manifests", "layers", "index_children", "referrers", "repositories", "blob_refs",
-    "repo_blobs", "blob_revisions", "manifest_facts", "tag_facts",
+    "repo_blobs", "blob_revisions", "manifest_facts", "tag_facts", "layer_prefixes",
 )
 #: What each keyed table is built from.
 KEYED_DEPENDS: dict[str, tuple[str, ...]] = {
@@ -38,6 +38,7 @@ KEYED_DEPENDS: dict[str, tuple[str, ...]] = {
     "blob_revisions": ("repo_blobs",),
     "manifest_facts": ("manifests", "index_children"),
     "tag_facts": ("tags", "manifests", "referrers", "manifest_facts"),
+    "layer_prefixes": ("layers",),
 }
 #: The keyed tables of the previous crawl loaded into memory when a query reads them through
 #: ``history_keyed`` (growth compares with that crawl by default); the rest stay views.
