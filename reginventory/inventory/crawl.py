@@ -46,7 +46,6 @@ from __future__ import annotations
 import asyncio
 import json
 import posixpath
-import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -58,6 +57,7 @@ import pyarrow.fs as pafs
 from reginventory import __version__
 from reginventory.client.manifest import MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, ImageConfig, Manifest, parse_image_config
 from reginventory.client.registry_client import PAGE_SIZE, ManifestHead, RegistryClient, next_link
+from reginventory.client.reference import REFERRER_TAG_RE
 from reginventory.errors import (
     IllegalArgumentError,
     NotFoundError,
@@ -94,7 +94,7 @@ __all__ = [
 
 #: cosign-style tags (``sha256-<hex>.sig|.att|.sbom``) and the OCI referrers fallback tag
 #: (``sha256-<hex>``): they attach to their subject and are not reported as ordinary tags.
-COSIGN_TAG_RE = re.compile(r"^(sha256|sha512)-([a-f0-9]{64}|[a-f0-9]{128})(\.sig|\.att|\.sbom)?$")
+COSIGN_TAG_RE = REFERRER_TAG_RE
 
 #: reached_by values, strongest first: a manifest reached two ways is recorded by the first.
 REACH_ORDER = ("tag", "index", "referrer", "history")

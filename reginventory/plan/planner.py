@@ -34,12 +34,11 @@ import pyarrow as pa
 
 from reginventory import __version__
 from reginventory.analysis.inventory import Inventory
+from reginventory.client.reference import REFERRER_TAG_RE
 from reginventory.errors import PlanError
 from reginventory.plan.planfile import PLAN_VERSION, format_time
 from reginventory.plan.policy import Policy
 
-#: Tags that belong to a subject (cosign signatures/attestations/SBOMs, OCI referrers fallback).
-REFERRER_TAG_RE = re.compile(r"^(sha256|sha512)-([a-f0-9]{64}|[a-f0-9]{128})(\.sig|\.att|\.sbom)?$")
 #: A ``created`` at or before this is a reproducible-build placeholder, not a date.
 EPOCH_LIMIT = dt.datetime(1970, 1, 2, tzinfo=dt.timezone.utc)
 #: The cascade adds fallback indexes, whose children add nothing new: two or three rounds settle.
