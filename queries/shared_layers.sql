@@ -14,28 +14,9 @@
 --   images BIGINT: distinct manifests that list it
 --   repositories BIGINT: distinct repositories whose manifests list it
 --   saved_size BIGINT: size times (images - 1)
-WITH uses AS (
-    -- each layer with each manifest digest that lists it (content: one row per digest)
-    SELECT DISTINCT layer_key, digest_key, size, "foreign" FROM keyed.layers
-),
-images AS (
-    SELECT layer_key, count(*) AS images, max(size) AS size, bool_or("foreign") AS "foreign"
-    FROM uses
-    GROUP BY layer_key
-),
-holders AS (
-    SELECT DISTINCT u.layer_key, m.repo_key
-    FROM uses AS u
-    JOIN keyed.manifests AS m ON m.digest_key = u.digest_key
-),
-repositories AS (
-    SELECT layer_key, count(*) AS repositories FROM holders GROUP BY layer_key
-),
-shared AS (
-    SELECT i.layer_key AS blob_key, i.images, r.repositories, i.size, i."foreign"
-    FROM images AS i
-    JOIN repositories AS r ON r.layer_key = i.layer_key
-    WHERE i.images > 1 OR r.repositories > 1
+WITH shared AS (
+    -- counted once per crawl (the keyed table layer_shares)
+    SELECT layer_key AS blob_key, images, repositories, size, "foreign" FROM keyed.layer_shares
 ),
 names AS (
     SELECT layer_key, any_value(registry) AS registry, any_value(layer_digest) AS digest

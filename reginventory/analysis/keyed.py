@@ -24,6 +24,7 @@ from reginventory.analysis.names import (
 KEYED_TABLES = (
     "tags", "manifests", "layers", "index_children", "referrers", "repositories", "blob_refs",
     "repo_blobs", "blob_revisions", "manifest_facts", "tag_facts", "layer_prefixes",
+    "layer_shares",
 )
 #: What each keyed table is built from.
 KEYED_DEPENDS: dict[str, tuple[str, ...]] = {
@@ -39,6 +40,7 @@ KEYED_DEPENDS: dict[str, tuple[str, ...]] = {
     "manifest_facts": ("manifests", "index_children"),
     "tag_facts": ("tags", "manifests", "referrers", "manifest_facts"),
     "layer_prefixes": ("layers",),
+    "layer_shares": ("layers", "manifests"),
 }
 #: The keyed tables of the previous crawl loaded into memory when a query reads them through
 #: ``history_keyed`` (growth compares with that crawl by default); the rest stay views.
