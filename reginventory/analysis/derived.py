@@ -46,9 +46,25 @@ def crawl_folder(root: str, registry: str, crawl_id: str) -> Path | None:
     return base / f"registry={quote(registry)}" / f"crawl_id={quote(crawl_id)}"
 
 
-def register_folders(con: duckdb.DuckDBPyConnection, root: str, crawls: dict[str, list[dict[str, Any]]]) -> None:
-    """Record, per keyed schema, the cache folder of each crawl it holds (none for remote stores)."""
+#: Set to 1 to use the cache (off by default: at 1M tags it takes about 850 MB per crawl).
+CACHE_ENV = "REGINVENTORY_DERIVED_CACHE"
+
+
+def cache_enabled(explicit: bool | None = None) -> bool:
+    """Whether to read and write the cache: ``explicit`` if given, else the environment's say."""
+    if explicit is not None:
+        return explicit
+    return os.environ.get(CACHE_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def register_folders(
+    con: duckdb.DuckDBPyConnection, root: str, crawls: dict[str, list[dict[str, Any]]], enabled: bool = True
+) -> None:
+    """Record, per keyed schema, the cache folder of each crawl it holds (none for remote stores,
+    none at all unless ``enabled``)."""
     con.execute(f"CREATE OR REPLACE TABLE {FOLDERS} (target VARCHAR, registry VARCHAR, crawl_id VARCHAR, folder VARCHAR)")
+    if not enabled:
+        return
     rows = []
     for target, chosen in crawls.items():
         for crawl in chosen:
@@ -118,5 +134,5 @@ def build_derived(store_root: str | Path, registry: str, crawl_id: str) -> list[
     """
     from reginventory.analysis.inventory import open_inventory
 
-    with open_inventory(store_root, crawl_id, registry=registry) as inventory:
+    with open_inventory(store_root, crawl_id, registry=registry, cache=True) as inventory:
         return inventory.prepare()

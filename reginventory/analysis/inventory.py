@@ -117,6 +117,7 @@ def open_inventory(
     storage_options: Mapping[str, Any] | None = None,
     queries_dir: str | Path | None = None,
     materialize: bool = False,
+    cache: bool | None = None,
 ) -> Inventory:
     """Open the snapshots under a folder or object-store URL (``s3://bucket/prefix``).
 
@@ -124,10 +125,12 @@ def open_inventory(
     ``registry`` restricts to one registry; ``storage_options`` go to the fsspec filesystem
     DuckDB reads an object store through. The selected crawl's keyed tables are loaded into
     memory when a query first needs them, or all at once with ``materialize=True``.
+    ``cache=True`` keeps them as Parquet under ``<source>/_derived`` for the next open (local
+    folders only; default: the environment variable ``REGINVENTORY_DERIVED_CACHE``).
     """
     catalog = Catalog(queries_dir)
     con, selected, committed = open_connection(
-        source, crawl, registry=registry, storage_options=storage_options
+        source, crawl, registry=registry, storage_options=storage_options, cache=cache
     )
     inventory = Inventory(con, str(source), selected, committed, catalog)
     if materialize:

@@ -29,7 +29,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from reginventory.analysis.derived import register_folders
+from reginventory.analysis.derived import cache_enabled, register_folders
 from reginventory.analysis.keyed import build_keyed
 from reginventory.analysis.names import (
     DELETION_CLOSURE, DELETION_FREED, EMPTY, HISTORY, KEYED, OTHER, PREVIOUS, PREVIOUS_KEYED, SCHEMAS,
@@ -144,8 +144,13 @@ class SnapshotConnection:
         committed: Iterable[dict[str, Any]],
         *,
         materialize: bool = False,
+        cache: bool | None = None,
     ) -> None:
-        """Create the views of both schemas, and the keyed tables the queries join on."""
+        """Create the views of both schemas, and the keyed tables the queries join on.
+
+        ``cache``: read and write the derived-table cache (:mod:`reginventory.analysis.derived`);
+        None leaves it to the environment (``REGINVENTORY_DERIVED_CACHE``).
+        """
         con = self.con
         self.register_filesystem()
         con.execute("SET TimeZone = 'UTC'")
@@ -198,7 +203,7 @@ class SnapshotConnection:
         register_folders(con, self.store.root, {
             KEYED: list(selected),
             PREVIOUS_KEYED: [{"registry": r, "crawl_id": c} for r, c in sorted(previous_keys)],
-        })
+        }, enabled=cache_enabled(cache))
         build_keyed(con, materialize)
         for table in schema.TABLES:
             con.execute(f'CREATE OR REPLACE VIEW main."all_{table}" AS SELECT * FROM {HISTORY}."{table}"')
@@ -244,6 +249,7 @@ def open_connection(
     storage_options: Mapping[str, Any] | None = None,
     connection: duckdb.DuckDBPyConnection | None = None,
     materialize: bool = False,
+    cache: bool | None = None,
 ) -> tuple[duckdb.DuckDBPyConnection, list[dict[str, Any]], list[dict[str, Any]]]:
     """A connection with the views of ``source``, the selected crawls and every committed crawl."""
     root = str(source)
@@ -263,7 +269,7 @@ def open_connection(
         committed = [r for r in committed if r["registry"] == registry]
     con = connection if connection is not None else duckdb.connect()
     SnapshotConnection(store, con, storage_options=storage_options).build(
-        selected, committed, materialize=materialize
+        selected, committed, materialize=materialize, cache=cache
     )
     return con, selected, committed
 

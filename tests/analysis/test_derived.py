@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from reginventory.analysis import open_inventory
-from reginventory.analysis.derived import DERIVED_DIR, build_derived
+from reginventory.analysis.derived import CACHE_ENV, DERIVED_DIR, build_derived
 from reginventory.analysis.keyed import KEYED_TABLES, PREVIOUS_TABLES
 from tests.analysis.scenario import REGISTRY, Scenario
 
@@ -25,9 +25,9 @@ def root(scenario: Scenario, tmp_path: Path) -> Path:
     return copy
 
 
-def contents(root: Path) -> dict[str, Any]:
+def contents(root: Path, cache: bool | None = True) -> dict[str, Any]:
     """Every keyed table (selected and previous crawl) and some queries, order-free."""
-    with open_inventory(root) as inv:
+    with open_inventory(root, cache=cache) as inv:
         inv.prepare()
         con = inv.connection
         tables = {f"keyed.{n}": sorted(map(repr, con.sql(f"SELECT * FROM keyed.{n}").fetchall())) for n in KEYED_TABLES}
@@ -53,12 +53,21 @@ def test_a_cached_open_gives_the_rows_of_a_fresh_one(root: Path) -> None:
     assert {f: f.stat().st_mtime_ns for f in cache_files(root)} == stamps  # not rewritten
 
 
+def test_the_cache_is_off_unless_asked_for(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(CACHE_ENV, raising=False)
+    plain = contents(root, cache=None)
+    assert cache_files(root) == []  # nothing written into the user's snapshot folder
+    monkeypatch.setenv(CACHE_ENV, "1")
+    assert contents(root, cache=None) == plain
+    assert len(cache_files(root)) == len(KEYED_TABLES) + len(PREVIOUS_TABLES)
+
+
 def test_build_derived_writes_a_crawl_s_tables(root: Path) -> None:
     loaded = build_derived(root, REGISTRY, "c2")
     assert "tag_facts" in loaded
     selected = [f for f in cache_files(root) if f.parent.name == "crawl_id=c2"]
     assert len(selected) == len(KEYED_TABLES)
-    with open_inventory(root) as inv:
+    with open_inventory(root, cache=True) as inv:
         assert inv.prepare(["tag_facts"]) == ["tag_facts"]  # from the cache: no dependency built
 
 
