@@ -312,15 +312,11 @@ async def copy_referrers(
             if tag is None and reference in visited:
                 continue
             result = await copy_image(src, src_repository, reference, dst, dst_repository, tag, concurrency=concurrency)
-            for digest in result.manifests:
+            for digest in result.manifests:  # the children, then the referrer itself
                 if digest not in visited:
                     visited.add(digest)
                     copied.append(digest)
                     pending.append(digest)
-            if result.digest not in visited:
-                visited.add(result.digest)
-                copied.append(result.digest)
-                pending.append(result.digest)
     return tuple(copied)
 
 

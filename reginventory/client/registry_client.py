@@ -21,7 +21,7 @@ from httpx_aiohttp.transport import map_aiohttp_exceptions
 from reginventory.client import mediatypes as mt
 from reginventory.client.auth import RegistryAuth
 from reginventory.client.credentials import Credentials, resolve_credentials
-from reginventory.client.digest import compute_like, hasher_for
+from reginventory.client.digest import compute_like
 from reginventory.client.image_info import ImageInfo, image_info
 from reginventory.client.manifest import (
     MAX_CONFIG_BYTES,
@@ -49,6 +49,7 @@ from reginventory.client.transport import (
     RetryPolicy,
     TLSOptions,
     make_http_client,
+    iter_received,
     make_transport,
     resolve_base_url,
     retry_after_seconds,
@@ -142,10 +143,8 @@ class LeanResponse:
     def reason_phrase(self) -> str:
         return self._raw.reason or ""
 
-    async def aiter_raw(self) -> AsyncIterator[bytes]:
-        with map_aiohttp_exceptions():
-            async for chunk in self._raw.content.iter_any():
-                yield chunk
+    def aiter_raw(self) -> AsyncIterator[bytes]:
+        return iter_received(self._raw)
 
     async def aclose(self) -> None:
         self._raw.release()
@@ -613,23 +612,3 @@ class RegistryClient:
         config = await self.get_config(repository, image) if isinstance(image, ImageManifest) else None
         index = top if isinstance(top, IndexManifest) else None
         return image_info(self.host, repository, reference, image, config, index)
-
-
-class StreamVerifier:
-    """Hashes chunks as they stream; :meth:`check` compares with the expected digest."""
-
-    def __init__(self, digest: str) -> None:
-        self.digest = digest
-        self._hash = hasher_for(digest)
-        self.size = 0
-
-    def update(self, chunk: bytes) -> None:
-        self._hash.update(chunk)
-        self.size += len(chunk)
-
-    def check(self, **context: Any) -> None:
-        actual = f"{self.digest.split(':', 1)[0]}:{self._hash.hexdigest()}"
-        if actual != self.digest:
-            raise DigestMismatchError(f"blob bytes hash to {actual}, not {self.digest}", **context)
-
-

@@ -17,7 +17,7 @@ from email.utils import parsedate_to_datetime
 from typing import AsyncIterator, Mapping
 
 import httpx
-from aiohttp import ClientSession
+from aiohttp import ClientResponse, ClientSession
 from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
 
@@ -140,6 +140,13 @@ class RateLimiter:
             await asyncio.sleep(start - now)
 
 
+async def iter_received(response: ClientResponse) -> AsyncIterator[bytes]:
+    """An aiohttp response's body, each read as it arrived; aiohttp's errors as httpx's."""
+    with map_aiohttp_exceptions():
+        async for chunk in response.content.iter_any():
+            yield chunk
+
+
 class ReceivedBytesStream(httpx.AsyncByteStream):
     """A response body as aiohttp receives it: each read as it arrived, without re-chunking.
 
@@ -150,10 +157,8 @@ class ReceivedBytesStream(httpx.AsyncByteStream):
     def __init__(self, stream: AiohttpResponseStream) -> None:
         self._stream = stream
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        with map_aiohttp_exceptions():
-            async for chunk in self._stream._aiohttp_response.content.iter_any():
-                yield chunk
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return iter_received(self._stream._aiohttp_response)
 
     async def aclose(self) -> None:
         await self._stream.aclose()

@@ -84,7 +84,6 @@ from reginventory.inventory.shard import format_shard, in_shard
 from reginventory.inventory.store import CrawlWriter, SnapshotStore
 
 __all__ = [
-    "COSIGN_TAG_RE",
     "CrawlResult",
     "crawl",
     "crawl_registries",
@@ -92,9 +91,6 @@ __all__ = [
     "new_crawl_id",
 ]
 
-#: cosign-style tags (``sha256-<hex>.sig|.att|.sbom``) and the OCI referrers fallback tag
-#: (``sha256-<hex>``): they attach to their subject and are not reported as ordinary tags.
-COSIGN_TAG_RE = REFERRER_TAG_RE
 
 #: reached_by values, strongest first: a manifest reached two ways is recorded by the first.
 REACH_ORDER = ("tag", "index", "referrer", "history")
@@ -547,7 +543,7 @@ class RegistryCrawl:
         """Ordinary tags reach their manifest; cosign and fallback tags attach to their subject."""
         for tag, (digest, _media_type) in repo.tag_digests.items():
             repo.tagged.add(digest)
-            match = COSIGN_TAG_RE.match(tag)
+            match = REFERRER_TAG_RE.match(tag)
             if not match:
                 repo.reach_digest(digest, "tag")
                 continue
@@ -752,7 +748,7 @@ class RegistryCrawl:
         lookup = self.cache.get
         tags: list[dict[str, Any]] = []
         for tag, (digest, media_type) in sorted(repo.tag_digests.items()):
-            if COSIGN_TAG_RE.match(tag):
+            if REFERRER_TAG_RE.match(tag):
                 continue
             previous = repo.previous_tags.get(tag)
             first_seen = previous.first_seen if previous and previous.digest == digest else last_seen

@@ -14,7 +14,8 @@ from harness.registry import RegistryServer
 from typer.testing import CliRunner
 
 from reginventory.cli.main import app, load_commands
-from reginventory.inventory.crawl import COSIGN_TAG_RE, crawl
+from reginventory.client.reference import REFERRER_TAG_RE
+from reginventory.inventory.crawl import crawl
 from reginventory.inventory.crawl_config import CrawlTarget
 from reginventory.inventory.store import SnapshotStore
 
@@ -46,7 +47,7 @@ def test_crawl_records_every_tag_and_no_cosign_tag(sample_crawl: tuple[SampleSet
         (r, t, item.digest, item.media_type)
         for r, tags in sample.tags.items()
         for t, item in tags.items()
-        if not COSIGN_TAG_RE.match(t)
+        if not REFERRER_TAG_RE.match(t)
     )
     got = sorted((t["repository"], t["tag"], t["digest"], t["media_type"]) for t in dicts(out, "tags"))
     assert got == expected
