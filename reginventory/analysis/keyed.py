@@ -9,6 +9,7 @@ The SQL is in ``sql/keyed/``; ``{source}`` names the schema of snapshot views a 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterable
 
 import duckdb
@@ -133,11 +134,12 @@ def _load(
     loaded = _loaded(con, target)
     wanted = set(names)
     cached: dict[str, bool] = {}
+    files: dict[str, list[tuple[str, str, Path]]] = {}
     for name in reversed(KEYED_TABLES):  # dependents before what they need
         if name not in wanted or name in loaded:
             continue
-        files = derived.crawl_files(con, target, name, keyed_closure([name]))
-        cached[name] = derived.load_cached(con, target, name, files)
+        files[name] = derived.crawl_files(con, target, name, keyed_closure([name]))
+        cached[name] = derived.load_cached(con, target, name, files[name])
         if not cached[name] and dependencies:
             wanted.update(KEYED_DEPENDS[name])
     todo = [n for n in KEYED_TABLES if n in wanted and n not in loaded]
@@ -149,8 +151,7 @@ def _load(
             if not cached.get(name):
                 body = strip_semicolon((SQL_DIR / "keyed" / f"{name}.sql").read_text())
                 con.execute(f"CREATE TABLE {target}._{name} AS {body.format(source=source, target=target)}")
-                files = derived.crawl_files(con, target, name, keyed_closure([name]))
-                derived.save(con, f"{target}._{name}", files)
+                derived.save(con, f"{target}._{name}", files[name])
             con.execute(f"DROP VIEW {target}.{name}")
             con.execute(f"ALTER TABLE {target}._{name} RENAME TO {name}")
     finally:
