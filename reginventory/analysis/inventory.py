@@ -125,8 +125,10 @@ def open_inventory(
     ``registry`` restricts to one registry; ``storage_options`` go to the fsspec filesystem
     DuckDB reads an object store through. The selected crawl's keyed tables are loaded into
     memory when a query first needs them, or all at once with ``materialize=True``.
-    ``cache=True`` keeps them as Parquet under ``<source>/_derived`` for the next open (local
-    folders only; default: the environment variable ``REGINVENTORY_DERIVED_CACHE``).
+    Those a crawl cached under ``<source>/_derived`` are read from there in place;
+    ``cache=True`` also writes what is missing, ``cache=False`` ignores the cache (local folders
+    only; default: the environment variable ``REGINVENTORY_DERIVED_CACHE``, see
+    :mod:`reginventory.analysis.derived`).
     """
     catalog = Catalog(queries_dir)
     con, selected, committed = open_connection(

@@ -99,11 +99,12 @@ def keyed_closure(names: Iterable[str]) -> list[str]:
 
 
 def materialize_keyed(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -> list[str]:
-    """Turn keyed views into in-memory tables (with their dependencies); returns those built.
+    """Turn keyed views into in-memory tables (with their dependencies); returns those loaded.
 
     The connection's catalog says what is loaded already, so inventories that share a
     connection share the work. A table found in the derived cache (see
-    :mod:`reginventory.analysis.derived`) is read from it, and its dependencies are not built.
+    :mod:`reginventory.analysis.derived`) becomes a view over its attached file instead, and
+    its dependencies are not built.
     """
     return _load(con, list(names), "main", KEYED)
 
@@ -111,7 +112,7 @@ def materialize_keyed(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -> l
 def materialize_previous(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -> list[str]:
     """Load the previous crawl's keyed tables among ``names`` (see PREVIOUS_TABLES) into memory.
 
-    Each is built from the views below it (or read from the derived cache), which are not
+    Each is built from the views below it (or attached from the derived cache), which are not
     loaded themselves.
     """
     wanted = set(names)
@@ -120,38 +121,41 @@ def materialize_previous(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -
 
 
 def _loaded(con: duckdb.DuckDBPyConnection, schema: str) -> set[str]:
+    """The keyed tables of ``schema`` already loaded: in memory, or views over the cache."""
     rows = con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE schema_name = ?", [schema]
     ).fetchall()
-    return {row[0] for row in rows}
+    return {row[0] for row in rows} | derived.attached(con, schema)
 
 
 def _load(
     con: duckdb.DuckDBPyConnection, names: list[str], source: str, target: str, dependencies: bool = True
 ) -> list[str]:
-    """Replace the views ``target.<name>`` (and, with ``dependencies``, those they need) by
-    in-memory tables of the same rows: from the derived cache, else built and then cached."""
+    """Load the views ``target.<name>`` (and, with ``dependencies``, those they need): a view
+    over the derived cache when its files are there (its dependencies are then not needed),
+    else an in-memory table of the same rows, built and then cached. Returns those loaded."""
     loaded = _loaded(con, target)
     wanted = set(names)
-    cached: dict[str, bool] = {}
-    files: dict[str, list[tuple[str, str, Path]]] = {}
+    attached: set[str] = set()
+    files: dict[str, list[derived.CacheFile]] = {}
     for name in reversed(KEYED_TABLES):  # dependents before what they need
         if name not in wanted or name in loaded:
             continue
         files[name] = derived.crawl_files(con, target, name, keyed_closure([name]))
-        cached[name] = derived.load_cached(con, target, name, files[name])
-        if not cached[name] and dependencies:
+        if derived.attach_cached(con, target, name, files[name]):
+            attached.add(name)
+        elif dependencies:
             wanted.update(KEYED_DEPENDS[name])
     todo = [n for n in KEYED_TABLES if n in wanted and n not in loaded]
-    if not todo:
-        return []
+    build = [n for n in todo if n not in attached]
+    if not build:
+        return todo
     con.execute("SET preserve_insertion_order = false")  # parallel, order-free build
     try:
-        for name in todo:
-            if not cached.get(name):
-                body = strip_semicolon((SQL_DIR / "keyed" / f"{name}.sql").read_text())
-                con.execute(f"CREATE TABLE {target}._{name} AS {body.format(source=source, target=target)}")
-                derived.save(con, f"{target}._{name}", files[name])
+        for name in build:
+            body = strip_semicolon((SQL_DIR / "keyed" / f"{name}.sql").read_text())
+            con.execute(f"CREATE TABLE {target}._{name} AS {body.format(source=source, target=target)}")
+            derived.save(con, f"{target}._{name}", name, files[name])
             con.execute(f"DROP VIEW {target}.{name}")
             con.execute(f"ALTER TABLE {target}._{name} RENAME TO {name}")
     finally:

@@ -29,7 +29,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from reginventory.analysis.derived import cache_enabled, register_folders
+from reginventory.analysis.derived import register_folders
 from reginventory.analysis.keyed import build_keyed
 from reginventory.analysis.names import (
     DELETION_CLOSURE, DELETION_FREED, EMPTY, HISTORY, KEYED, OTHER, PREVIOUS, PREVIOUS_KEYED, SCHEMAS,
@@ -148,8 +148,8 @@ class SnapshotConnection:
     ) -> None:
         """Create the views of both schemas, and the keyed tables the queries join on.
 
-        ``cache``: read and write the derived-table cache (:mod:`reginventory.analysis.derived`);
-        None leaves it to the environment (``REGINVENTORY_DERIVED_CACHE``).
+        ``cache``: True reads and writes the derived-table cache, False neither
+        (:mod:`reginventory.analysis.derived`); None reads it, or what ``REGINVENTORY_DERIVED_CACHE`` says.
         """
         con = self.con
         self.register_filesystem()
@@ -203,7 +203,7 @@ class SnapshotConnection:
         register_folders(con, self.store.root, {
             KEYED: list(selected),
             PREVIOUS_KEYED: [{"registry": r, "crawl_id": c} for r, c in sorted(previous_keys)],
-        }, enabled=cache_enabled(cache))
+        }, cache)
         build_keyed(con, materialize)
         for table in schema.TABLES:
             con.execute(f'CREATE OR REPLACE VIEW main."all_{table}" AS SELECT * FROM {HISTORY}."{table}"')
@@ -216,11 +216,11 @@ class SnapshotConnection:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {DELETION_CLOSURE}_source (fingerprint VARCHAR)")
         con.execute(f"CREATE OR REPLACE TEMP TABLE {DELETION_FREED}_source (fingerprint VARCHAR)")
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {DELETION_FREED} "
-            "(crawl_key UBIGINT, blob_key UBIGINT, kind_rank INTEGER, size BIGINT)"
+            f"CREATE OR REPLACE TEMP TABLE {DELETION_FREED} (crawl_key UBIGINT, blob_key UBIGINT, size BIGINT)"
         )
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {DELETION_FREED}_repositories (repo_key UBIGINT, blob_key UBIGINT)"
+            f"CREATE OR REPLACE TEMP TABLE {DELETION_FREED}_repositories "
+            "(repo_key UBIGINT, blob_key UBIGINT, size BIGINT)"
         )
 
 

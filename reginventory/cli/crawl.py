@@ -86,6 +86,13 @@ def crawl_command(
         float,
         typer.Option("--reconnect-timeout", help="Seconds to wait for a registry that refuses connections (a restart).", rich_help_panel=_RUN),
     ] = RECONNECT_SECONDS,
+    no_derived: Annotated[
+        bool,
+        typer.Option(
+            "--no-derived", help="Do not cache the crawl's derived tables under OUT/_derived (queries build them on open).",
+            rich_help_panel=_RUN,
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no summary (the exit code tells).")] = False,
     conn: Connection,
 ) -> None:
@@ -131,6 +138,7 @@ def crawl_command(
         shard=parse_shard(shard) if shard else UNSHARDED,
         referrers="never" if no_referrers_api else "auto",
         reconnect_seconds=reconnect_timeout,
+        derived=not no_derived,
     )
     reporter = make_reporter(quiet)
     results = asyncio.run(crawl_registries(targets, out, options, reporter))

@@ -276,6 +276,7 @@ class RegistryCrawl:
             assert self.writer is not None
             if self.options.shard[1] == 1:
                 await asyncio.to_thread(self.writer.commit, row)
+                await self._build_derived()
                 return self._result(row, t0, committed=True)
             await asyncio.to_thread(write_ready, self.store, self.registry, self.crawl_id, self.options.shard, row)
             return await self._finish_shard(row, t0)
@@ -289,7 +290,19 @@ class RegistryCrawl:
         committed = await asyncio.to_thread(
             merge_when_ready, self.store, self.registry, self.crawl_id, self.options.shard[1]
         )
+        if committed:
+            await self._build_derived()
         return self._result(row, t0, committed=committed)
+
+    async def _build_derived(self) -> None:
+        """Cache the committed crawl's derived tables for the queries and prune older caches;
+        a failure only warns (see :func:`reginventory.analysis.derived.build_after_crawl`)."""
+        if not self.options.derived:
+            return
+        # Imported here: the analysis layer (DuckDB, pandas) is not needed to crawl otherwise.
+        from reginventory.analysis.derived import build_after_crawl
+
+        await asyncio.to_thread(build_after_crawl, self.store.root, self.registry, self.crawl_id)
 
     def _result(self, row: dict[str, Any], t0: float, *, committed: bool) -> CrawlResult:
         return CrawlResult(

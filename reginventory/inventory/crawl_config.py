@@ -184,6 +184,8 @@ class CrawlOptions:
     tag_concurrency: int | None = None
     #: Repositories crawled at once per registry; default max_in_flight.
     repository_concurrency: int | None = None
+    #: Build the derived-table cache of a committed crawl (reginventory.analysis.derived).
+    derived: bool = True
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
