@@ -4,12 +4,15 @@ Starts three CNCF distribution registries on loopback (the test harness's ``Regi
 a source and one fresh destination per tool, so neither tool finds blobs the other pushed.
 Builds an image of ``--size`` bytes in ``--layers`` random (incompressible) layers as an OCI
 layout on disk, pushes it to the source with ``skopeo copy --preserve-digests``, then measures,
-each in its own process (wall time and peak RSS from ``wait4``):
+each in its own process (wall time, CPU time and peak RSS), with the CPU time the source and
+destination registries spend meanwhile (from ``/proc/<pid>/stat``):
 
-- ``reginventory copy`` (the async ``copy_image``) source -> destination A;
+- the ``reginventory copy`` command (start-up included) source -> destination A;
 - ``skopeo copy --preserve-digests`` source -> destination B (byte for byte, like reginventory;
   without it skopeo would recompress the uncompressed layers);
-- ``reginventory pull`` (``pull_to_cache``) source -> a folder, and ``skopeo copy`` to ``dir:``.
+- the ``reginventory pull`` command source -> a folder, and ``skopeo copy`` to ``dir:``.
+
+The last lines give reginventory's speed as a multiple of skopeo's (median times, same run).
 
 Run:  .venv/bin/python benchmarks/bench_copy.py --size 1G --layers 4 [--repeat 3] [--workdir /dev/shm]
 """
@@ -17,7 +20,6 @@ Run:  .venv/bin/python benchmarks/bench_copy.py --size 1G --layers 4 [--repeat 3
 from __future__ import annotations
 
 import argparse
-import asyncio
 import hashlib
 import json
 import os
@@ -102,12 +104,31 @@ def build_layout(path: Path, size: int, layers: int) -> str:
 
 @dataclass
 class Measure:
-    """One measured run: wall seconds, CPU seconds (user, system) and peak RSS in MiB."""
+    """One measured run: wall seconds, CPU seconds (user, system), peak RSS in MiB, and the CPU
+    seconds the source and destination registries spent meanwhile."""
 
     seconds: float
     user: float
     system: float
     rss_mib: float
+    src_cpu: float = 0.0
+    dst_cpu: float = 0.0
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a running process has used so far, from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_beside(cmd: list[str], env: dict[str, str], src_pid: int, dst_pid: int) -> Measure:
+    """:func:`run_measured`, plus the CPU the two registries used during the run."""
+    src0, dst0 = process_cpu(src_pid), process_cpu(dst_pid)
+    measure = run_measured(cmd, env)
+    measure.src_cpu = process_cpu(src_pid) - src0
+    measure.dst_cpu = process_cpu(dst_pid) - dst0
+    return measure
 
 
 def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> Measure:
@@ -139,22 +160,10 @@ def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> Measure:
     return Measure(elapsed, usage.ru_utime, usage.ru_stime, peak_kib / 1024)
 
 
-def child(argv: list[str]) -> None:
-    """The measured reginventory side: ``copy SRC_URL REPO TAG DST_URL REPO`` or ``pull URL REPO TAG DIR``."""
-    from reginventory.client.blob_cache import BlobCache
-    from reginventory.client.copy import copy_image, pull_to_cache
-    from reginventory.client.registry_client import RegistryClient
-
-    async def run() -> None:
-        if argv[0] == "copy":
-            async with RegistryClient(argv[1], use_docker_config=False) as src, \
-                    RegistryClient(argv[4], use_docker_config=False) as dst:
-                await copy_image(src, argv[2], argv[3], dst, argv[5])
-        else:
-            async with RegistryClient(argv[1], use_docker_config=False) as src:
-                await pull_to_cache(src, argv[2], argv[3], BlobCache(Path(argv[4]) / "image"))
-
-    asyncio.run(run())
+def reginventory_cli() -> list[str]:
+    """The installed ``reginventory`` command (the entry point beside this Python)."""
+    script = Path(sys.executable).parent / "reginventory"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "reginventory"]
 
 
 def main() -> None:
@@ -195,8 +204,10 @@ def main() -> None:
                             cmd = [SKOPEO, "copy", "--quiet", "--preserve-digests", *no_tls,
                                    f"docker://{src.host}/bench/img:v1", f"docker://{dst.host}/bench/img:v1"]
                         else:
-                            cmd = [sys.executable, __file__, "--child", "copy", src.url, "bench/img", "v1", dst.url, "bench/img"]
-                        results.setdefault(f"{tool} copy, registry -> registry", []).append(run_measured(cmd, env))
+                            cmd = [*reginventory_cli(), "copy", f"{src.host}/bench/img:v1", f"{dst.host}/bench/img:v1"]
+                        assert src.proc is not None and dst.proc is not None
+                        results.setdefault(f"{tool} copy, registry -> registry", []).append(
+                            run_beside(cmd, env, src.proc.pid, dst.proc.pid))
                     check = subprocess.run([SKOPEO, "inspect", "--raw", "--tls-verify=false",
                                             f"docker://{dst_rg.host}/bench/img:v1"], capture_output=True, env=env, check=True)
                     same = same and "sha256:" + hashlib.sha256(check.stdout).hexdigest() == digest
@@ -207,22 +218,33 @@ def main() -> None:
                                f"docker://{src.host}/bench/img:v1", f"dir:{out}"]
                         name = "skopeo copy, registry -> dir:"
                     else:
-                        cmd = [sys.executable, __file__, "--child", "pull", src.url, "bench/img", "v1", str(out)]
+                        cmd = [*reginventory_cli(), "pull", f"{src.host}/bench/img:v1", str(out)]
                         name = "reginventory pull, registry -> filebasename cache"
-                    results.setdefault(name, []).append(run_measured(cmd, env))
+                    assert src.proc is not None
+                    results.setdefault(name, []).append(run_beside(cmd, env, src.proc.pid, src.proc.pid))
                     shutil.rmtree(out, ignore_errors=True)
                 shutil.rmtree(work / f"sk{round_}", ignore_errors=True)
                 shutil.rmtree(work / f"rg{round_}", ignore_errors=True)
         print(f"\nimage: {size / 2**20:.0f} MiB in {args.layers} layers; {args.repeat} interleaved runs each; "
               f"work dir on {work.parent}; reginventory's copy kept the digest: {same}")
-        print(f"{'operation':<50} {'best s':>7} {'median s':>8} {'MB/s best':>9} {'MB/s med':>8} {'CPU s':>6} {'peak RSS MiB':>12}")
+        print(f"{'operation':<50} {'best s':>7} {'median s':>8} {'MB/s best':>9} {'MB/s med':>8} {'CPU s':>6} "
+              f"{'peak RSS MiB':>12} {'src reg CPU s':>13} {'dst reg CPU s':>13}")
         for name, runs in results.items():
             best = min(runs, key=lambda m: m.seconds)
             med = statistics.median(m.seconds for m in runs)
             cpu = statistics.median(m.user + m.system for m in runs)
             rss = max(m.rss_mib for m in runs)
+            src_cpu = statistics.median(m.src_cpu for m in runs)
+            dst_cpu = f"{statistics.median(m.dst_cpu for m in runs):>13.2f}" if "registry -> registry" in name else f"{'-':>13}"
             print(f"{name:<50} {best.seconds:>7.2f} {med:>8.2f} {size / 1e6 / best.seconds:>9.1f} {size / 1e6 / med:>8.1f} "
-                  f"{cpu:>6.2f} {rss:>12.1f}")
+                  f"{cpu:>6.2f} {rss:>12.1f} {src_cpu:>13.2f} {dst_cpu}")
+        print()
+        for ours, theirs in (("reginventory copy, registry -> registry", "skopeo copy, registry -> registry"),
+                             ("reginventory pull, registry -> filebasename cache", "skopeo copy, registry -> dir:")):
+            ratio = statistics.median(m.seconds for m in results[theirs]) / statistics.median(m.seconds for m in results[ours])
+            verdict = "at least as fast as skopeo" if ratio >= 1 else "SLOWER than skopeo"
+            print(f"{ours.split(',')[0]} vs {theirs.split(',')[0]} ({ours.split(', ')[1]}): "
+                  f"{ratio:.2f}x skopeo's speed (median time), {verdict}")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -231,7 +253,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        child(sys.argv[2:])
-    else:
-        main()
+    main()

@@ -1,24 +1,44 @@
-"""The ``reginventory`` entry point: imports every command module so it registers on the app."""
+"""The ``reginventory`` entry point: imports the command modules so their commands register on the app.
+
+A command line that names a command imports only that command's module: the registry commands
+(``copy``, ``pull``, ``ls``...) then start without pandas, pyarrow, DuckDB and Jinja, which the
+inventory commands need and which cost over a second of CPU to import. ``--help`` or an unknown
+command loads every module.
+"""
 
 from __future__ import annotations
 
 import importlib
+import sys
+from typing import Sequence
 
 from reginventory.cli.app import app
 
 #: Command modules; each registers its commands on ``app`` when imported.
 COMMAND_MODULES = ("read", "write", "crawl", "query", "report", "plan")
+#: Which module registers each command (a test checks this against the registered commands).
+COMMANDS = {
+    "ls": "read", "tags": "read", "digest": "read", "size": "read", "inspect": "read",
+    "copy": "write", "tag": "write", "untag": "write", "delete": "write", "pull": "write", "push": "write",
+    "crawl": "crawl", "query": "query", "report": "report", "plan": "plan", "apply": "plan",
+}
 
 
-def load_commands() -> None:
-    for name in COMMAND_MODULES:
-        try:
-            importlib.import_module(f"reginventory.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"reginventory.cli.{name}":
-                raise
+def _import(name: str) -> None:
+    try:
+        importlib.import_module(f"reginventory.cli.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"reginventory.cli.{name}":
+            raise
+
+
+def load_commands(argv: Sequence[str] | None = None) -> None:
+    """Import the module of the command ``argv`` names (the app has no global options), else all."""
+    module = COMMANDS.get(argv[0]) if argv else None
+    for name in (module,) if module else COMMAND_MODULES:
+        _import(name)
 
 
 def main() -> None:
-    load_commands()
+    load_commands(sys.argv[1:])
     app()

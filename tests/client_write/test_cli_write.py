@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -10,7 +12,7 @@ from typer.testing import CliRunner
 
 from harness.images import inspect_raw, push, random_image, tag_existing
 from reginventory.cli.app import app
-from reginventory.cli.main import load_commands
+from reginventory.cli.main import COMMAND_MODULES, COMMANDS, load_commands
 
 WRITE_COMMANDS = ("copy", "tag", "untag", "delete", "pull", "push")
 
@@ -34,6 +36,27 @@ def test_every_write_command_is_documented_and_takes_no_password_argument(cli: C
         assert result.exit_code == 0 and "Example:" in result.stdout and f"reginventory {name}" in result.stdout
         assert "--password " not in result.stdout and "--password-stdin" in result.stdout
     assert cli("copy", "a/b:c", "d/e:f", "--password", "x").exit_code == 2
+
+
+def test_command_map_names_the_module_of_every_command() -> None:
+    load_commands()
+    registered = {c.name: c.callback.__module__ for c in app.registered_commands if c.name and c.callback}
+    assert registered == {name: f"reginventory.cli.{module}" for name, module in COMMANDS.items()}
+    assert set(COMMANDS.values()) == set(COMMAND_MODULES)
+
+
+def test_copy_starts_without_the_inventory_libraries() -> None:
+    """``reginventory copy`` imports its own module only: no pandas, pyarrow, DuckDB or Jinja."""
+    script = (
+        "import sys\n"
+        "sys.argv = ['reginventory', 'copy', '--help']\n"
+        "from reginventory.cli.main import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'pandas', 'pyarrow', 'duckdb', 'jinja2'})\n"
+        "print('heavy:', ','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert "reginventory copy" in out and out.strip().endswith("heavy:")
 
 
 def test_copy_tag_untag_delete(cli: Callable[..., Any], registry: Any, registry_dest: Any,
