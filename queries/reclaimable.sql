@@ -9,7 +9,7 @@
 -- $by groups the freed blobs: one row per blob, per repository whose deleted manifests
 -- referenced them (a blob referenced from two repositories counts in both), or per registry
 -- (the total). The freed blobs are worked out once per deletion set (the analysis layer's
--- sql/deletion_freed.sql, into deletion_freed and deletion_freed_repositories), so asking
+-- sql/deletion_freed*.sql, into deletion_freed and deletion_freed_repositories), so asking
 -- again by another $by only groups them.
 --
 -- Parameters:
@@ -46,36 +46,40 @@ blob_repositories AS (
     GROUP BY r.blob_key
 ),
 names AS (
-    SELECT digest_key AS blob_key, any_value(digest) AS digest FROM keyed.manifests
+    -- a blob's name and kind: a manifest before a config before a layer
+    SELECT digest_key AS blob_key, any_value(digest) AS digest, 1 AS kind_rank FROM keyed.manifests
     SEMI JOIN blob_keys AS f ON f.blob_key = digest_key GROUP BY digest_key
-    UNION
-    SELECT config_key, any_value(config_digest) FROM keyed.manifests
+    UNION ALL
+    SELECT config_key, any_value(config_digest), 2 FROM keyed.manifests
     SEMI JOIN blob_keys AS f ON f.blob_key = config_key GROUP BY config_key
-    UNION
-    SELECT layer_key, any_value(layer_digest) FROM keyed.layers
+    UNION ALL
+    SELECT layer_key, any_value(layer_digest), 3 FROM keyed.layers
     SEMI JOIN blob_keys AS f ON f.blob_key = layer_key GROUP BY layer_key
-    UNION
-    SELECT child_key, any_value(child_digest) FROM keyed.index_children
+    UNION ALL
+    SELECT child_key, any_value(child_digest), 1 FROM keyed.index_children
     SEMI JOIN blob_keys AS f ON f.blob_key = child_key GROUP BY child_key
 ),
 by_blob AS (
-    SELECT g.registry, NULL AS repository, n.digest,
-           CASE f.kind_rank WHEN 1 THEN 'manifest' WHEN 2 THEN 'config' ELSE 'layer' END AS kind,
+    SELECT g.registry, NULL AS repository, k.name.digest AS digest,
+           CASE k.name.kind_rank WHEN 1 THEN 'manifest' WHEN 2 THEN 'config' ELSE 'layer' END AS kind,
            r.repositories, 1 AS blobs, f.size
     FROM blob_keys AS f
     JOIN registries AS g ON g.crawl_key = f.crawl_key
     JOIN blob_repositories AS r ON r.blob_key = f.blob_key
-    JOIN (SELECT blob_key, any_value(digest) AS digest FROM names GROUP BY blob_key) AS n
-      ON n.blob_key = f.blob_key
+    JOIN (SELECT blob_key, min({'kind_rank': kind_rank, 'digest': digest}) AS name FROM names GROUP BY blob_key) AS k
+      ON k.blob_key = f.blob_key
 ),
 -- $by = 'repository': a blob counts in each repository that referenced it
 by_repository AS (
     SELECT p.registry, p.repository, NULL AS digest, NULL AS kind, [p.repository] AS repositories,
-           count(*) AS blobs, CAST(sum(f.size) AS BIGINT) AS size
-    FROM (SELECT * FROM freed_repositories WHERE $by = 'repository') AS r
-    JOIN freed_keys AS f ON f.blob_key = r.blob_key
+           r.blobs, r.size
+    FROM (
+        SELECT repo_key, count(*) AS blobs, CAST(sum(size) AS BIGINT) AS size
+        FROM freed_repositories
+        WHERE $by = 'repository'
+        GROUP BY repo_key
+    ) AS r
     JOIN keyed.repositories AS p ON p.repo_key = r.repo_key
-    GROUP BY p.registry, p.repository
 ),
 -- $by = 'registry': the total, and every repository that referenced a freed blob
 registry_totals AS (

@@ -25,20 +25,15 @@
 --   newest_rank BIGINT: 1 for the newest tag of the repository
 --   kept_tags VARCHAR[]: tags of the same repository and digest that are not stale
 --   reason VARCHAR: why it is stale, in words
-WITH candidates AS (
-    SELECT registry, repository, repo_key, tag, digest, digest_key, kind, created, size
-    FROM keyed.tag_facts
-    WHERE NOT referrer AND NOT listed_referrer
-),
-ranked AS (
-    SELECT *,
-           row_number() OVER (
-               PARTITION BY repo_key ORDER BY created DESC NULLS LAST, tag
-           ) AS newest_rank,
+WITH ranked AS (
+    -- newest_rank is worked out once per crawl, in tag_facts
+    SELECT registry, repository, repo_key, tag, digest, digest_key, kind, created, size,
+           newest_rank,
            CAST(floor((epoch(CAST($as_of AS TIMESTAMPTZ)) - epoch(created)) / 86400) AS INTEGER)
                AS age_days,
            created < CAST($as_of AS TIMESTAMPTZ) - to_days(CAST($days AS INTEGER)) AS old_enough
-    FROM candidates
+    FROM keyed.tag_facts
+    WHERE NOT referrer AND NOT listed_referrer
 ),
 judged AS MATERIALIZED (
     SELECT *,
@@ -58,13 +53,17 @@ kept AS (
 SELECT s.registry, s.repository, s.tag, s.digest, s.kind, s.created, s.size, s.age_days,
        s.newest_rank,
        coalesce(k.kept_tags, CAST([] AS VARCHAR[])) AS kept_tags,
-       'created ' || s.age_days || ' days before '
-           || strftime(CAST($as_of AS TIMESTAMPTZ), '%Y-%m-%d')
-           || ' (more than ' || CAST($days AS INTEGER) || ')'
-           || '; newest #' || s.newest_rank || ' of its repository (keeps '
-           || CAST($keep AS INTEGER) || ')'
-           || CASE WHEN $protect IS NULL THEN '' ELSE '; not matching ' || $protect END AS reason
+       -- one concat of the per-row values and the constant parts (built once, not per row)
+       concat(
+           'created ', s.age_days,
+           ' days before ' || strftime(CAST($as_of AS TIMESTAMPTZ), '%Y-%m-%d')
+               || ' (more than ' || CAST($days AS INTEGER) || '); newest #',
+           s.newest_rank,
+           ' of its repository (keeps ' || CAST($keep AS INTEGER) || ')'
+               || CASE WHEN $protect IS NULL THEN '' ELSE '; not matching ' || $protect END
+       ) AS reason
 FROM judged AS s
+JOIN keyed.repositories AS p ON p.repo_key = s.repo_key
 LEFT JOIN kept AS k ON k.repo_key = s.repo_key AND k.digest_key = s.digest_key
 WHERE s.stale
-ORDER BY s.registry, s.repository, s.created, s.tag
+ORDER BY p.position, s.created, s.tag  -- position: by registry and repository

@@ -33,7 +33,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from reginventory.analysis.names import DELETION_CLOSURE, DELETION_FREED, SQL_DIR
+from reginventory.analysis.names import (
+    DELETION_CLOSURE, DELETION_DELTA, DELETION_FREED, DELETION_STEP, SQL_DIR,
+)
 from reginventory.errors import SnapshotError
 
 COLUMNS = ("registry", "repository", "digest")
@@ -168,24 +170,44 @@ def expand_deletions(con: duckdb.DuckDBPyConnection, requested: pa.Table, *, exp
     return steps
 
 
-def load_freed(con: duckdb.DuckDBPyConnection) -> None:
-    """Fill ``deletion_freed`` with what deleting ``deletion_closure`` frees, once per set."""
+def load_freed(con: duckdb.DuckDBPyConnection, *, from_kept: bool | None = None) -> None:
+    """Fill ``deletion_freed`` with what deleting ``deletion_closure`` frees, once per set.
+
+    A blob is freed when every reference to it comes from a deleted revision. When the closure
+    holds at most half of the manifest revisions, the deleted revisions' references are counted
+    per blob (``sql/deletion_freed.sql``); when it holds more, the remaining revisions'
+    references are fewer and say which blobs stay (``sql/deletion_freed_kept.sql``). Both give
+    the same blobs; they differ in how many rows they group. ``from_kept`` forces one way.
+    """
     closure = _loaded_fingerprint(con)
     done = con.execute(f"SELECT fingerprint FROM {DELETION_FREED}_source").fetchall()
-    if closure is not None and done == [(closure,)]:
+    if from_kept is None and closure is not None and done == [(closure,)]:
         return
     con.execute(f"DELETE FROM {DELETION_FREED}_source").fetchall()
-    con.execute((SQL_DIR / "deletion_freed.sql").read_text()).fetchall()
+    if from_kept is None:
+        manifests = con.execute("SELECT count(*) FROM keyed.manifests").fetchall()[0][0]
+        from_kept = _count(con) * 2 > manifests
+    script = "deletion_freed_kept.sql" if from_kept else "deletion_freed.sql"
+    con.execute((SQL_DIR / script).read_text()).fetchall()
+    con.execute((SQL_DIR / "deletion_freed_repositories.sql").read_text()).fetchall()
     con.execute(f"INSERT INTO {DELETION_FREED}_source VALUES (?)", [closure]).fetchall()
 
 
 def _cascade(con: duckdb.DuckDBPyConnection) -> int:
+    """Expand ``deletion_closure`` step by step (sql/cascade_step.sql); returns the steps run."""
     step = (SQL_DIR / "cascade_step.sql").read_text()
-    for steps in range(1, MAX_CASCADE_STEPS + 1):
-        before = _count(con)
-        con.execute(step).fetchall()
-        if _count(con) == before:
-            return steps
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {DELETION_DELTA} AS SELECT * FROM {DELETION_CLOSURE}").fetchall()
+    try:
+        for steps in range(1, MAX_CASCADE_STEPS + 1):
+            con.execute(step).fetchall()
+            added = con.execute(f"SELECT count(*) FROM {DELETION_STEP}").fetchall()[0][0]
+            if not added:
+                return steps
+            con.execute(f"INSERT INTO {DELETION_CLOSURE} SELECT * FROM {DELETION_STEP}").fetchall()
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {DELETION_DELTA} AS SELECT * FROM {DELETION_STEP}").fetchall()
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {DELETION_DELTA}").fetchall()
+        con.execute(f"DROP TABLE IF EXISTS {DELETION_STEP}").fetchall()
     raise SnapshotError(f"the deletion cascade did not settle after {MAX_CASCADE_STEPS} steps")
 
 

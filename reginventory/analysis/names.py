@@ -18,6 +18,10 @@ EMPTY = "_empty"
 SCHEMAS = (HISTORY, KEYED, HISTORY_KEYED, PREVIOUS, PREVIOUS_KEYED, OTHER, OTHER_KEYED, EMPTY)
 #: The deletion set that ``reclaimable`` and ``cascade`` read; empty until a query binds one.
 DELETION_CLOSURE = "deletion_closure"
+#: Scratch tables of the cascade (sql/cascade_step.sql): the rows the last step added, and the
+#: rows the running step adds.
+DELETION_DELTA = "deletion_delta"
+DELETION_STEP = "deletion_step"
 #: The blobs that deleting deletion_closure frees (sql/deletion_freed.sql), for reclaimable.
 DELETION_FREED = "deletion_freed"
 

@@ -43,22 +43,24 @@ class Reclaimable:
 
     size: int
     blobs: int
-    manifests: int  # manifests requested for deletion, before the cascade
     per_repository: dict[tuple[str, str], int] = field(default_factory=dict)
     note: str = DEFAULT_POLICY_NOTE
     policy: str = ""  # the policy file, or "" for the default policy
 
 
 def default_deletions(untagged: pa.Table, stale: pa.Table) -> pa.Table:
-    """The default policy's deletion set: untagged manifests, and manifests whose every tag is stale."""
+    """The default policy's deletion set: untagged manifests, and manifests whose every tag is stale.
+
+    A manifest with several stale tags is listed once per tag: a deletion set is a set, and
+    loading it (:func:`reginventory.analysis.expand_deletions`) drops the repeats.
+    """
     parts = [untagged.select(list(DELETION_COLUMNS))]
     if stale.num_rows:
         lengths = pc.list_value_length(stale.column("kept_tags"))
         whole = stale.filter(pc.equal(pc.fill_null(lengths, 0), 0))
         parts.append(whole.select(list(DELETION_COLUMNS)))
     schema = pa.schema([(c, pa.string()) for c in DELETION_COLUMNS])
-    table = pa.concat_tables([p.cast(schema) for p in parts])
-    return table.group_by(list(DELETION_COLUMNS)).aggregate([])
+    return pa.concat_tables([p.cast(schema) for p in parts])
 
 
 def reclaimable_of(inventory: Inventory, deletions: pa.Table, *, note: str = DEFAULT_POLICY_NOTE) -> Reclaimable:
@@ -67,7 +69,7 @@ def reclaimable_of(inventory: Inventory, deletions: pa.Table, *, note: str = DEF
     Per blob would name every freed blob (millions at scale) only to sum them here.
     """
     if deletions.num_rows == 0:
-        return Reclaimable(0, 0, 0, {}, note)
+        return Reclaimable(0, 0, {}, note)
     totals = inventory.run_arrow("reclaimable", deletions=deletions, by="registry")
     repositories = inventory.run_arrow("reclaimable", deletions=deletions, by="repository")
     total = int(pc.sum(totals.column("size")).as_py() or 0) if totals.num_rows else 0
@@ -76,7 +78,7 @@ def reclaimable_of(inventory: Inventory, deletions: pa.Table, *, note: str = DEF
         (row["registry"], row["repository"]): int(row["size"] or 0)
         for row in repositories.select(["registry", "repository", "size"]).to_pylist()
     }
-    return Reclaimable(total, blobs, deletions.num_rows, per_repository, note)
+    return Reclaimable(total, blobs, per_repository, note)
 
 
 def policy_reclaimable(inventory: Inventory, policy_path: str | Path) -> Reclaimable:
@@ -86,8 +88,6 @@ def policy_reclaimable(inventory: Inventory, policy_path: str | Path) -> Reclaim
     for entry in _get(plan, "reclaimable") or []:
         key = (str(_get(entry, "registry")), str(_get(entry, "repository")))
         per_repository[key] = per_repository.get(key, 0) + int(_get(entry, "bytes") or 0)
-    actions = _get(plan, "actions") or []
-    deletes = [a for a in actions if _get(a, "action") == "delete"]
     blobs = sum(int(_get(e, "blobs") or 0) for e in _get(plan, "reclaimable") or [])
     described = _get(plan, "policy") or str(policy_path)
     note = (
@@ -95,7 +95,7 @@ def policy_reclaimable(inventory: Inventory, policy_path: str | Path) -> Reclaim
         f"({described}): garbage collection frees the blobs that its deletions leave unreferenced."
     )
     return Reclaimable(
-        size=int(_get(plan, "reclaimable_bytes") or 0), blobs=blobs, manifests=len(deletes),
+        size=int(_get(plan, "reclaimable_bytes") or 0), blobs=blobs,
         per_repository=per_repository, note=note, policy=str(policy_path),
     )
 

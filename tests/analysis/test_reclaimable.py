@@ -17,6 +17,7 @@ import pytest
 
 from benchmarks.synthetic import RegistryModel
 from reginventory.analysis import Inventory, open_inventory
+from reginventory.analysis.deletions import load_freed
 from reginventory.errors import SnapshotError
 from tests.analysis.scenario import REGISTRY, Scenario
 
@@ -147,3 +148,34 @@ def test_a_child_shared_by_two_indexes_stays(tmp_path: Path) -> None:
         assert {r["digest"] for r in rows(
             inv, "cascade", deletions=[("multi", both.digest), ("multi", only_amd.digest)]
         )} == {both.digest, only_amd.digest, amd.digest, arm.digest}
+
+
+def _manifest_sets(inv: Inventory) -> dict[str, list[tuple[str, str, str]]]:
+    every = [tuple(r) for r in inv.connection.execute(
+        "SELECT registry, repository, digest FROM keyed.manifests ORDER BY ALL").fetchall()]
+    return {"one": every[:1], "a third": every[::3], "most": every[: len(every) * 3 // 4], "all": every}
+
+
+@pytest.mark.parametrize("which", ["one", "a third", "most", "all"])
+def test_both_ways_of_finding_freed_blobs_agree(inventory: Inventory, which: str) -> None:
+    """Counting deleted references and looking for remaining ones give the same blobs."""
+    deletions = _manifest_sets(inventory)[which]
+    con = inventory.connection
+    inventory.run_arrow("cascade", deletions=deletions)  # loads the closure
+    found = {}
+    for from_kept in (False, True):
+        load_freed(con, from_kept=from_kept)
+        found[from_kept] = (
+            con.execute("SELECT * FROM deletion_freed ORDER BY ALL").fetchall(),
+            con.execute("SELECT * FROM deletion_freed_repositories ORDER BY ALL").fetchall(),
+        )
+    assert found[False] == found[True]
+    assert found[False][0] or which == "one"
+
+
+def test_deleting_every_manifest_frees_every_stored_blob(inventory: Inventory) -> None:
+    """With every revision gone, garbage collection keeps nothing but foreign layers."""
+    every = _manifest_sets(inventory)["all"]
+    stored = inventory.connection.execute(
+        "SELECT sum(size), count(*) FROM keyed.blob_revisions WHERE NOT \"foreign\"").fetchall()[0]
+    assert total(inventory, every) == (stored[0], stored[1])

@@ -1,16 +1,21 @@
--- One step of the deletion cascade: the manifests that deletion_closure drags along.
+-- One step of the deletion cascade: the manifests that the last step's rows drag along.
 --
--- Run until it inserts nothing (reginventory.analysis.deletions.expand_deletions does). Two rules:
+-- reginventory.analysis.deletions.expand_deletions runs it until a step adds nothing. Only the
+-- rows the previous step added (deletion_delta; the requested manifests at first) can drag in
+-- something new, so each step joins those, not the whole closure (semi-naive evaluation). Two
+-- rules:
 -- 1. a child of a deleted index, in the same repository, that no tag points at and that no
 --    remaining index of that repository references (distribution keeps such children as
---    untagged revisions that still hold their blobs);
+--    untagged revisions that still hold their blobs). A child held by a second index is
+--    reached again when that index joins the closure: it is then in the delta itself;
 -- 2. a referrer (signature, attestation, SBOM...) whose subject is deleted, in the same
 --    repository, whether found through the referrers table or a manifest's subject field.
-INSERT INTO deletion_closure
+-- Fills deletion_step with the new rows; the caller appends them to deletion_closure.
+CREATE OR REPLACE TEMP TABLE deletion_step AS
 WITH candidates AS (
     SELECT d.registry, d.repository, c.child_digest AS digest, 'index child' AS reason,
            d.digest AS cause, d.repo_key, c.child_key AS digest_key
-    FROM deletion_closure AS d
+    FROM deletion_delta AS d
     JOIN keyed.index_children AS c ON c.digest_key = d.digest_key
     JOIN keyed.manifests AS m ON m.repo_key = d.repo_key AND m.digest_key = c.child_key
     WHERE NOT m.tagged
@@ -24,16 +29,23 @@ WITH candidates AS (
                 WHERE x.repo_key = p.repo_key AND x.digest_key = p.digest_key))
     UNION ALL
     SELECT d.registry, d.repository, r.digest, 'referrer', d.digest, d.repo_key, r.digest_key
-    FROM deletion_closure AS d
+    FROM deletion_delta AS d
     JOIN keyed.referrers AS r ON r.repo_key = d.repo_key AND r.subject_key = d.digest_key
     UNION ALL
     SELECT d.registry, d.repository, m.digest, 'referrer', d.digest, d.repo_key, m.digest_key
-    FROM deletion_closure AS d
+    FROM deletion_delta AS d
     JOIN keyed.manifests AS m ON m.repo_key = d.repo_key AND m.subject_key = d.digest_key
 )
-SELECT registry, repository, digest, min(reason), min(cause), repo_key, digest_key
-FROM candidates AS n
-WHERE NOT EXISTS (
-    SELECT 1 FROM deletion_closure AS x
-    WHERE x.repo_key = n.repo_key AND x.digest_key = n.digest_key)
-GROUP BY registry, repository, digest, repo_key, digest_key
+-- the keys name the manifest (hashes of registry, repository and digest): group on them alone;
+-- of several ways in, the first reason and, for it, the first cause
+SELECT registry, repository, digest, why.reason, why.cause, repo_key, digest_key
+FROM (
+    SELECT any_value(registry) AS registry, any_value(repository) AS repository,
+           any_value(digest) AS digest, min({'reason': reason, 'cause': cause}) AS why,
+           repo_key, digest_key
+    FROM candidates AS n
+    WHERE NOT EXISTS (
+        SELECT 1 FROM deletion_closure AS x
+        WHERE x.repo_key = n.repo_key AND x.digest_key = n.digest_key)
+    GROUP BY repo_key, digest_key
+)
