@@ -102,8 +102,9 @@ EMPTY_JSON = b"{}"
 EMPTY_DIGEST = sha256_digest(EMPTY_JSON)
 #: Pieces of at least this size are hashed by a worker thread (smaller ones inline).
 THREADED_HASH_MIN_BYTES = 64 * 1024
-#: Pieces that may wait for the hashing thread (socket reads: at most 256 KiB each).
-HASH_QUEUE_PIECES = 16
+#: Bytes that may wait for the hashing thread (a few socket reads of up to 1 MiB each): enough
+#: to keep the thread busy while the loop receives, small enough to bound the memory per stream.
+HASH_QUEUE_BYTES = 4 * 1024 * 1024
 
 class StreamDigest:
     """Digest (and optionally write to a file) the pieces of a stream as they pass.
@@ -111,7 +112,7 @@ class StreamDigest:
     Large pieces are hashed (and written) by a worker thread of this stream, in order, while the
     event loop goes on receiving and sending: hashlib and file writes release the GIL, so on two
     cores SHA-256 (about 380 MB/s here, no SHA extensions) no longer stalls the socket. At most
-    :data:`HASH_QUEUE_PIECES` pieces wait for the thread, which bounds the memory. ``size`` counts
+    :data:`HASH_QUEUE_BYTES` wait for the thread, which bounds the memory. ``size`` counts
     the bytes handed over; :meth:`flush` waits until they are hashed and written.
     """
 
@@ -120,7 +121,8 @@ class StreamDigest:
         self._hash = hasher_for(digest)
         self._sink = sink
         self._worker: ThreadPoolExecutor | None = None
-        self._pending: deque[asyncio.Future[None]] = deque()
+        self._pending: deque[tuple[asyncio.Future[None], int]] = deque()
+        self.queued = 0  # bytes handed to the thread and not yet hashed
         self.size = 0
 
     def _consume(self, piece: bytes | memoryview) -> None:
@@ -136,9 +138,16 @@ class StreamDigest:
         if self._worker is None:
             self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reginventory-digest")
         loop = asyncio.get_running_loop()
-        self._pending.append(loop.run_in_executor(self._worker, self._consume, piece))
-        while len(self._pending) > HASH_QUEUE_PIECES:
-            await self._pending.popleft()
+        self._pending.append((loop.run_in_executor(self._worker, self._consume, piece), len(piece)))
+        self.queued += len(piece)
+        while self.queued > HASH_QUEUE_BYTES:
+            await self._wait_oldest()
+
+    async def _wait_oldest(self) -> None:
+        future, size = self._pending[0]
+        await future
+        self._pending.popleft()
+        self.queued -= size
 
     def feed_sync(self, piece: bytes | memoryview) -> None:
         """Hash bytes that are already on disk (no write to the sink); usable from a worker thread."""
@@ -148,17 +157,18 @@ class StreamDigest:
     async def flush(self) -> None:
         """Wait until every piece handed over is hashed (and written)."""
         while self._pending:
-            await self._pending.popleft()
+            await self._wait_oldest()
 
     def close(self) -> None:
         """Finish the queued pieces and stop the worker thread (blocks for at most a few pieces)."""
         if self._worker is not None:
             self._worker.shutdown(wait=True)
             self._worker = None
-        for future in self._pending:
+        for future, _ in self._pending:
             if future.done() and not future.cancelled():
                 future.exception()  # retrieved: a failed write is reported by the caller's check
         self._pending.clear()
+        self.queued = 0
 
     @property
     def actual(self) -> str:

@@ -16,6 +16,7 @@ from functools import lru_cache
 from email.utils import parsedate_to_datetime
 from typing import AsyncIterator, Mapping
 
+import aiohttp
 import httpx
 from aiohttp import ClientResponse, ClientSession
 from httpx_aiohttp import AiohttpTransport
@@ -34,6 +35,12 @@ READ_TIMEOUT_SECONDS = 60.0
 #: Statuses worth retrying: request timeout, rate limit, and the server's transient failures.
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_REDIRECTS = 10
+#: A response body of at least this many bytes (a blob) is received in socket reads of up to
+#: :data:`LARGE_BODY_RECV_BYTES`, instead of asyncio's 256 KiB: a quarter of the reads, and of the
+#: trips of each piece through the parser, the streams, the hash and the upload. Measured on a
+#: 1 GiB copy between two local registries: ~3,800 pieces become ~1,000.
+LARGE_BODY_MIN_BYTES = 4 * 1024 * 1024
+LARGE_BODY_RECV_BYTES = 1024 * 1024
 
 
 
@@ -52,6 +59,12 @@ class TLSOptions:
         Loading the system CA store costs tens of milliseconds; a context is safe to share.
         """
         return _ssl_context(self)
+
+    def aiohttp_ssl(self) -> ssl.SSLContext | bool:
+        """What aiohttp's connector gets: ``True`` (aiohttp's own verified context, with the system
+        CA store it already loaded when imported, ~70 ms saved at start) for the default options,
+        this options' context otherwise."""
+        return True if self == TLSOptions() else self.ssl_context()
 
     def _build_ssl_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=self.ca_bundle)
@@ -164,14 +177,43 @@ class ReceivedBytesStream(httpx.AsyncByteStream):
         await self._stream.aclose()
 
 
+def receive_in_large_pieces(response: ClientResponse) -> None:
+    """Let a plain TCP connection read up to LARGE_BODY_RECV_BYTES per ``recv`` from now on.
+
+    asyncio's selector transport reads ``max_size`` bytes at a time (256 KiB by default); a TLS
+    transport has no such attribute and keeps its own sizes.
+    """
+    connection = response.connection
+    transport = connection.transport if connection is not None else None
+    if transport is not None and getattr(transport, "max_size", LARGE_BODY_RECV_BYTES) < LARGE_BODY_RECV_BYTES:
+        transport.max_size = LARGE_BODY_RECV_BYTES  # type: ignore[attr-defined]
+
+
 class RegistryTransport(AiohttpTransport):
-    """The aiohttp transport, with two changes.
+    """The aiohttp transport, with three changes.
 
     - A body-less redirect is sent body-less: httpx rebuilds a 307 redirect with a stream body,
       which the aiohttp transport would send chunked even for a GET; reading the (empty)
       stream first makes it a plain request.
     - Response bodies stream as received (:class:`ReceivedBytesStream`).
+    - Large bodies are received in large pieces (:func:`receive_in_large_pieces`).
+
+    The TLS context is given to aiohttp's connector when the first request is sent
+    (:meth:`TLSOptions.aiohttp_ssl`), not built by httpx.
     """
+
+    def __init__(self, tls: TLSOptions, *, limits: httpx.Limits) -> None:
+        # verify=False only keeps httpx from loading a CA store here: get_client() builds the
+        # connector, with the real TLS settings, and nothing else reads ssl_context.
+        super().__init__(verify=False, limits=limits, trust_env=False)
+        self.ssl_context = None  # type: ignore[assignment]
+        self.tls = tls
+
+    def get_client(self) -> ClientSession:
+        """The aiohttp session: a TCP connector with the TLS settings and the connection limit."""
+        limit = {"limit": self.limits.max_connections} if self.limits.max_connections is not None else {}
+        connector = aiohttp.TCPConnector(keepalive_timeout=self.limits.keepalive_expiry, ssl=self.tls.aiohttp_ssl(), **limit)
+        return ClientSession(connector=connector)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.method in ("GET", "HEAD", "DELETE"):
@@ -181,6 +223,9 @@ class RegistryTransport(AiohttpTransport):
                 await request.aread()
         response = await super().handle_async_request(request)
         if isinstance(response.stream, AiohttpResponseStream):
+            received = response.stream._aiohttp_response
+            if (received.content_length or 0) >= LARGE_BODY_MIN_BYTES:
+                receive_in_large_pieces(received)
             response.stream = ReceivedBytesStream(response.stream)
         return response
 
@@ -194,7 +239,7 @@ class RegistryTransport(AiohttpTransport):
 def make_transport(tls: TLSOptions, *, max_in_flight: int) -> RegistryTransport:
     """The aiohttp transport with at most ``max_in_flight`` connections."""
     limits = httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight)
-    return RegistryTransport(verify=tls.ssl_context(), limits=limits, trust_env=False)
+    return RegistryTransport(tls, limits=limits)
 
 
 def make_http_client(

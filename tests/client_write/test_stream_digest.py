@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from reginventory.client.registry_writer import HASH_QUEUE_PIECES, THREADED_HASH_MIN_BYTES, StreamDigest
+from reginventory.client.registry_writer import HASH_QUEUE_BYTES, THREADED_HASH_MIN_BYTES, StreamDigest
 from reginventory.errors import DigestMismatchError
 
 
@@ -33,7 +33,7 @@ def test_threaded_pieces_are_hashed_and_written_in_order() -> None:
         verifier = StreamDigest(digest, sink=sink)
         for piece in data:
             await verifier.update(piece)
-            assert len(verifier._pending) <= HASH_QUEUE_PIECES  # memory stays bounded
+            assert verifier.queued <= HASH_QUEUE_BYTES  # memory stays bounded
         await verifier.check()
         verifier.close()
         return verifier
