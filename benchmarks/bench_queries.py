@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         data = cached_snapshot(Shape(tags=args.tags, repos=args.repos, crawls=args.crawls, seed=args.seed))
 
     folder = local_folder(str(data))
-    cached = folder is not None and any(folder.rglob("*.parquet"))
+    cached = folder is not None and any(folder.rglob("*.duckdb"))
     print(f"derived-table cache ({folder}): {'present: the prepare below reads it' if cached else 'absent: the prepare below builds and writes it'}")
     inv, wall, cpu, _ = timed(lambda: open_inventory(data))
     print(f"open_inventory: {wall:.2f} s wall, {cpu:.2f} s CPU")

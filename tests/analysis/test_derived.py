@@ -13,10 +13,12 @@ import pytest
 from harness.images import push, random_image
 from harness.registry import RegistryServer
 
-from reginventory.analysis import open_inventory
-from reginventory.analysis import derived
+from typer.testing import CliRunner
+
+from reginventory.analysis import derived, open_inventory
 from reginventory.analysis.derived import ATTACHED_COMMENT, CACHE_ENV, DERIVED_DIR, build_derived
 from reginventory.analysis.keyed import KEYED_TABLES, PREVIOUS_TABLES
+from reginventory.cli.main import app, load_commands
 from reginventory.inventory.crawl import crawl
 from reginventory.inventory.crawl_config import CrawlOptions, CrawlTarget
 from tests.analysis.scenario import REGISTRY, Scenario
@@ -190,11 +192,17 @@ def test_a_crawl_writes_the_cache_and_keeps_the_newest_two(registry: RegistrySer
         assert inv.run_arrow("tags").num_rows == 1
 
 
-def test_a_crawl_without_derived_tables(registry: RegistryServer, unique_repo: str, tmp_path: Path) -> None:
+def test_crawl_no_derived_skips_the_cache(registry: RegistryServer, unique_repo: str, tmp_path: Path) -> None:
     out = tmp_path / "snapshots"
     push(registry, random_image(64, seed=3), unique_repo, "v1", method="http")
-    crawl_repo(registry, unique_repo, out, "n1", derived=False)
+    load_commands()
+    result = CliRunner().invoke(
+        app, ["crawl", registry.url, "--out", str(out), "--repo", f"^{re.escape(unique_repo)}$", "--quiet", "--no-derived"]
+    )
+    assert result.exit_code == 0, result.output
     assert crawl_folders(out) == set()
+    with open_inventory(out) as inv:
+        assert inv.run_arrow("tags").num_rows == 1
 
 
 def test_a_cache_that_cannot_be_built_fails_no_crawl(
