@@ -160,6 +160,17 @@ def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> Measure:
     return Measure(elapsed, usage.ru_utime, usage.ru_stime, peak_kib / 1024)
 
 
+def compile_package() -> None:
+    """Byte-compile reginventory as an installed wheel is (pip compiles at install).
+
+    The checkout runs with PYTHONDONTWRITEBYTECODE=1, so without this every start compiles
+    every module again (~0.12 s of CPU). ``checked-hash`` files are checked against the source
+    at each import, so an edit made meanwhile is never run stale.
+    """
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "--invalidation-mode", "checked-hash",
+                    str(ROOT / "reginventory")], check=True, stdout=subprocess.DEVNULL)
+
+
 def reginventory_cli() -> list[str]:
     """The installed ``reginventory`` command (the entry point beside this Python)."""
     script = Path(sys.executable).parent / "reginventory"
@@ -186,6 +197,7 @@ def main() -> None:
     no_tls = ["--src-tls-verify=false", "--dest-tls-verify=false"]
     results: dict[str, list[Measure]] = {}
     try:
+        compile_package()
         t = time.perf_counter()
         digest = build_layout(work / "layout", size, args.layers)
         print(f"built {size / 2**20:.0f} MiB in {args.layers} layers ({time.perf_counter() - t:.1f} s), manifest {digest}")
