@@ -18,37 +18,25 @@
 --   unique_size BIGINT: bytes referenced by no other repository
 --   shared_size BIGINT: bytes also referenced by another repository
 WITH sizes AS (
-    -- repo_blobs holds each repository's distinct blobs; blob_revisions how many repositories
-    -- store each blob
-    SELECT r.repo_key,
-           count(*) AS blobs,
-           sum(r.size) AS size,
-           coalesce(sum(r.size) FILTER (WHERE b.owners = 1), 0) AS unique_size
-    FROM keyed.repo_blobs AS r
-    JOIN keyed.blob_revisions AS b ON b.crawl_key = r.crawl_key AND b.blob_key = r.blob_key
-    WHERE NOT r."foreign"
-    GROUP BY r.repo_key
-),
-tag_counts AS (
-    SELECT repo_key, count(*) AS tags, count(DISTINCT digest_key) AS images
-    FROM keyed.tags
+    -- repo_blobs holds each repository's distinct blobs
+    SELECT repo_key, count(*) AS blobs, sum(size) AS size
+    FROM keyed.repo_blobs
+    WHERE NOT "foreign"
     GROUP BY repo_key
 ),
-manifest_counts AS (
-    SELECT repo_key, count(DISTINCT digest_key) AS manifests
-    FROM keyed.manifests
-    GROUP BY repo_key
+unique_sizes AS (
+    -- blob_revisions names the one repository that stores a blob no other one references
+    SELECT owner_key AS repo_key, sum(owned_size) AS unique_size
+    FROM keyed.blob_revisions
+    WHERE owners = 1
+    GROUP BY owner_key
 )
-SELECT p.registry, p.repository,
-       coalesce(t.tags, 0) AS tags,
-       coalesce(t.images, 0) AS images,
-       coalesce(m.manifests, 0) AS manifests,
+SELECT p.registry, p.repository, p.tags, p.images, p.manifests,
        coalesce(s.blobs, 0) AS blobs,
        CAST(coalesce(s.size, 0) AS BIGINT) AS size,
-       CAST(coalesce(s.unique_size, 0) AS BIGINT) AS unique_size,
-       CAST(coalesce(s.size, 0) - coalesce(s.unique_size, 0) AS BIGINT) AS shared_size
+       CAST(coalesce(u.unique_size, 0) AS BIGINT) AS unique_size,
+       CAST(coalesce(s.size, 0) - coalesce(u.unique_size, 0) AS BIGINT) AS shared_size
 FROM keyed.repositories AS p
-LEFT JOIN tag_counts AS t ON t.repo_key = p.repo_key
-LEFT JOIN manifest_counts AS m ON m.repo_key = p.repo_key
 LEFT JOIN sizes AS s ON s.repo_key = p.repo_key
+LEFT JOIN unique_sizes AS u ON u.repo_key = p.repo_key
 ORDER BY size DESC, p.registry, p.repository

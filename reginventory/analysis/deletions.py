@@ -196,7 +196,9 @@ def load_freed(con: duckdb.DuckDBPyConnection, *, from_kept: bool | None = None)
 def _cascade(con: duckdb.DuckDBPyConnection) -> int:
     """Expand ``deletion_closure`` step by step (sql/cascade_step.sql); returns the steps run."""
     step = (SQL_DIR / "cascade_step.sql").read_text()
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {DELETION_DELTA} AS SELECT * FROM {DELETION_CLOSURE}").fetchall()
+    # the first step's delta is the whole closure: a view, not a copy
+    delta_kind = "VIEW"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {DELETION_DELTA} AS SELECT * FROM {DELETION_CLOSURE}").fetchall()
     try:
         for steps in range(1, MAX_CASCADE_STEPS + 1):
             con.execute(step).fetchall()
@@ -204,9 +206,11 @@ def _cascade(con: duckdb.DuckDBPyConnection) -> int:
             if not added:
                 return steps
             con.execute(f"INSERT INTO {DELETION_CLOSURE} SELECT * FROM {DELETION_STEP}").fetchall()
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {DELETION_DELTA} AS SELECT * FROM {DELETION_STEP}").fetchall()
+            con.execute(f"DROP {delta_kind} {DELETION_DELTA}").fetchall()
+            con.execute(f"ALTER TABLE {DELETION_STEP} RENAME TO {DELETION_DELTA}").fetchall()
+            delta_kind = "TABLE"
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {DELETION_DELTA}").fetchall()
+        con.execute(f"DROP {delta_kind} IF EXISTS {DELETION_DELTA}").fetchall()
         con.execute(f"DROP TABLE IF EXISTS {DELETION_STEP}").fetchall()
     raise SnapshotError(f"the deletion cascade did not settle after {MAX_CASCADE_STEPS} steps")
 

@@ -12,9 +12,9 @@
 --    repository, whether found through the referrers table or a manifest's subject field.
 -- Fills deletion_step with the new rows; the caller appends them to deletion_closure.
 CREATE OR REPLACE TEMP TABLE deletion_step AS
-WITH candidates AS (
+WITH found AS (
     SELECT d.registry, d.repository, c.child_digest AS digest, 'index child' AS reason,
-           d.digest AS cause, d.repo_key, c.child_key AS digest_key
+           d.digest AS cause, d.repo_key, c.child_key AS digest_key, d.digest_key AS cause_key
     FROM deletion_delta AS d
     JOIN keyed.index_children AS c ON c.digest_key = d.digest_key
     JOIN keyed.manifests AS m ON m.repo_key = d.repo_key AND m.digest_key = c.child_key
@@ -28,24 +28,31 @@ WITH candidates AS (
                 SELECT 1 FROM deletion_closure AS x
                 WHERE x.repo_key = p.repo_key AND x.digest_key = p.digest_key))
     UNION ALL
-    SELECT d.registry, d.repository, r.digest, 'referrer', d.digest, d.repo_key, r.digest_key
+    SELECT d.registry, d.repository, r.digest, 'referrer', d.digest, d.repo_key, r.digest_key,
+           d.digest_key
     FROM deletion_delta AS d
     JOIN keyed.referrers AS r ON r.repo_key = d.repo_key AND r.subject_key = d.digest_key
     UNION ALL
-    SELECT d.registry, d.repository, m.digest, 'referrer', d.digest, d.repo_key, m.digest_key
+    SELECT d.registry, d.repository, m.digest, 'referrer', d.digest, d.repo_key, m.digest_key,
+           d.digest_key
     FROM deletion_delta AS d
     JOIN keyed.manifests AS m ON m.repo_key = d.repo_key AND m.subject_key = d.digest_key
-)
--- the keys name the manifest (hashes of registry, repository and digest): group on them alone;
--- of several ways in, the first reason and, for it, the first cause
-SELECT registry, repository, digest, why.reason, why.cause, repo_key, digest_key
-FROM (
-    SELECT any_value(registry) AS registry, any_value(repository) AS repository,
-           any_value(digest) AS digest, min({'reason': reason, 'cause': cause}) AS why,
-           repo_key, digest_key
-    FROM candidates AS n
+),
+candidates AS MATERIALIZED (
+    SELECT row_number() OVER () AS n, *
+    FROM found AS f
     WHERE NOT EXISTS (
         SELECT 1 FROM deletion_closure AS x
-        WHERE x.repo_key = n.repo_key AND x.digest_key = n.digest_key)
+        WHERE x.repo_key = f.repo_key AND x.digest_key = f.digest_key)
+),
+-- a manifest found several ways (a referrer is usually both listed and a subject's) is added
+-- once: the first reason, then the lowest cause key. The keys name the manifest, so the
+-- grouping is on them alone (strings in an aggregate cost ten times as much).
+chosen AS (
+    SELECT arg_min(n, {'reason': reason, 'cause_key': cause_key}) AS n
+    FROM candidates
     GROUP BY repo_key, digest_key
 )
+SELECT registry, repository, digest, reason, cause, repo_key, digest_key
+FROM candidates
+SEMI JOIN chosen USING (n)

@@ -28,20 +28,10 @@ WITH chosen AS (
     FROM history.crawls AS h
     WHERE list_contains(CAST($crawls AS VARCHAR[]), h.registry || ' ' || h.crawl_id)
 ),
-tag_counts AS (
-    SELECT crawl_key, count(*) AS tags, count(DISTINCT hash(repo_key, digest_key)) AS images
-    FROM history_keyed.tags
-    WHERE list_contains(CAST($crawls AS VARCHAR[]), registry || ' ' || crawl_id)
-    GROUP BY crawl_key
-),
-manifest_counts AS (
-    SELECT crawl_key, count(*) AS manifests
-    FROM history_keyed.manifests
-    WHERE list_contains(CAST($crawls AS VARCHAR[]), registry || ' ' || crawl_id)
-    GROUP BY crawl_key
-),
 repositories AS (
-    SELECT crawl_key, count(*) AS repositories
+    -- keyed.repositories counts each repository's tags, images and manifests
+    SELECT crawl_key, count(*) AS repositories, sum(tags) AS tags, sum(images) AS images,
+           sum(manifests) AS manifests
     FROM history_keyed.repositories
     WHERE list_contains(CAST($crawls AS VARCHAR[]), registry || ' ' || crawl_id)
     GROUP BY crawl_key
@@ -67,13 +57,11 @@ stored AS (
 )
 SELECT c.registry, c.crawl_id, c.started, c.status, c.selected,
        coalesce(r.repositories, 0) AS repositories,
-       coalesce(t.tags, 0) AS tags,
-       coalesce(t.images, 0) AS images,
-       coalesce(m.manifests, 0) AS manifests,
+       CAST(coalesce(r.tags, 0) AS BIGINT) AS tags,
+       CAST(coalesce(r.images, 0) AS BIGINT) AS images,
+       CAST(coalesce(r.manifests, 0) AS BIGINT) AS manifests,
        CAST(coalesce(s.size, 0) AS BIGINT) AS size
 FROM chosen AS c
-LEFT JOIN tag_counts AS t ON t.crawl_key = c.crawl_key
-LEFT JOIN manifest_counts AS m ON m.crawl_key = c.crawl_key
 LEFT JOIN repositories AS r ON r.crawl_key = c.crawl_key
 LEFT JOIN stored AS s ON s.crawl_key = c.crawl_key
 ORDER BY c.registry, c.started, c.crawl_id
