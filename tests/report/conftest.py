@@ -55,9 +55,10 @@ def html_report(snapshot: Path, tmp_path_factory: pytest.TempPathFactory) -> Wri
     return generate_report(snapshot, out, options=Options(sections=3, page_size=5, max_rows=8))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the session."""
+    """One headless Chromium per module: Playwright's sync API keeps an event loop running in
+    the main thread while it is open, which later tests calling asyncio.run() must not see."""
     if not (os.access(CHROMIUM, os.X_OK) or shutil.which("chromium")):
         message = f"no Chromium at {CHROMIUM} (Debian package chromium)"
         if os.environ.get("CI", "").lower() == "true":
