@@ -25,7 +25,12 @@
 --   newest_rank BIGINT: 1 for the newest tag of the repository
 --   kept_tags VARCHAR[]: tags of the same repository and digest that are not stale
 --   reason VARCHAR: why it is stale, in words
-WITH ranked AS (
+WITH positions AS (
+    -- repositories by registry and name: sorting on this number is faster than on the names
+    SELECT repo_key, row_number() OVER (ORDER BY registry, repository) AS position
+    FROM keyed.repositories
+),
+ranked AS (
     -- newest_rank is worked out once per crawl, in tag_facts
     SELECT registry, repository, repo_key, tag, digest, digest_key, kind, created, size,
            newest_rank,
@@ -63,7 +68,7 @@ SELECT s.registry, s.repository, s.tag, s.digest, s.kind, s.created, s.size, s.a
                || CASE WHEN $protect IS NULL THEN '' ELSE '; not matching ' || $protect END
        ) AS reason
 FROM judged AS s
-JOIN keyed.repositories AS p ON p.repo_key = s.repo_key
+JOIN positions AS p ON p.repo_key = s.repo_key
 LEFT JOIN kept AS k ON k.repo_key = s.repo_key AND k.digest_key = s.digest_key
 WHERE s.stale
-ORDER BY p.position, s.created, s.tag  -- position: by registry and repository
+ORDER BY p.position, s.created, s.tag

@@ -33,7 +33,9 @@ repositories AS (
     SELECT crawl_key, count(*) AS repositories, sum(tags) AS tags, sum(images) AS images,
            sum(manifests) AS manifests
     FROM history_keyed.repositories
-    WHERE list_contains(CAST($crawls AS VARCHAR[]), registry || ' ' || crawl_id)
+    -- by crawl id alone, a filter that reaches the scans of crawls read from Parquet; the join
+    -- on crawl_key below drops another registry's crawl of the same id
+    WHERE list_contains(list_transform(CAST($crawls AS VARCHAR[]), lambda c: split_part(c, ' ', 2)), crawl_id)
     GROUP BY crawl_key
 ),
 stored AS (
