@@ -117,25 +117,30 @@ class SnapshotConnection:
         options = {**fsspec_options(self.store.root), **self.storage_options}
         self.con.register_filesystem(fsspec.filesystem(self._scheme, **options))
 
-    def check_file(self, table: str, path: str) -> None:
+    def check_file(self, table: str, path: str) -> pa.Schema:
         """Read a part file's footer: a corrupt file or a missing column names the path."""
         try:
-            names = set(pq.read_schema(path, filesystem=self.store.fs).names)
+            found = pq.read_schema(path, filesystem=self.store.fs)
         except (pa.ArrowInvalid, OSError) as exc:
             raise SnapshotError(f"corrupt Parquet file {path}: {exc}") from exc
         wanted = [n for n in schema.TABLES[table].names if n not in schema.PARTITION_COLUMNS]
-        missing = [n for n in wanted if n not in names]
+        missing = [n for n in wanted if n not in set(found.names)]
         if missing:
             raise SnapshotError(f"{path}: table {table} lacks column(s) {', '.join(missing)}")
+        return found.remove_metadata()
 
-    def table_sql(self, table: str, files: list[str]) -> str:
+    def table_sql(self, table: str, files: list[str], by_name: bool = True) -> str:
+        """The SELECT over a table's part files. ``by_name`` matches columns by name across files
+        (needed when their schemas differ, as after a schema change); binding a view then reads
+        every file's footer, so it is left off when all the files agree."""
         columns = ", ".join(f'"{n}"' for n in schema.TABLES[table].names)
         if not files:
             return f'SELECT {columns} FROM {EMPTY}."{table}"'
         paths = ", ".join(_literal(self.duckdb_path(p)) for p in files)
         return (
             f"SELECT {columns} FROM read_parquet([{paths}], hive_partitioning = true, "
-            "hive_types = {'registry': VARCHAR, 'crawl_id': VARCHAR}, union_by_name = true)"
+            "hive_types = {'registry': VARCHAR, 'crawl_id': VARCHAR}, "
+            f"union_by_name = {'true' if by_name else 'false'})"
         )
 
     def build(
@@ -185,20 +190,23 @@ class SnapshotConnection:
             history: list[str] = []
             previous: list[str] = []
             others: list[str] = []
+            schemas: set[pa.Schema] = set()
             for path in self.store.table_files(table):
                 key = partition_values(path)
                 if key not in committed_keys:
                     continue  # an uncommitted or half-committed crawl
-                self.check_file(table, path)
+                schemas.add(self.check_file(table, path))
                 history.append(path)
                 if key in selected_keys:
                     current.append(path)
                 else:
                     (previous if key in previous_keys else others).append(path)
-            con.execute(f'CREATE OR REPLACE VIEW main."{table}" AS {self.table_sql(table, current)}')
-            con.execute(f'CREATE OR REPLACE VIEW {HISTORY}."{table}" AS {self.table_sql(table, history)}')
-            con.execute(f'CREATE OR REPLACE VIEW {PREVIOUS}."{table}" AS {self.table_sql(table, previous)}')
-            con.execute(f'CREATE OR REPLACE VIEW {OTHER}."{table}" AS {self.table_sql(table, others)}')
+            by_name = len(schemas) > 1
+            for view, files in (
+                (f'main."{table}"', current), (f'{HISTORY}."{table}"', history),
+                (f'{PREVIOUS}."{table}"', previous), (f'{OTHER}."{table}"', others),
+            ):
+                con.execute(f"CREATE OR REPLACE VIEW {view} AS {self.table_sql(table, files, by_name)}")
 
         register_folders(con, self.store.root, {
             KEYED: list(selected),

@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Iterator
 
+import pyarrow as pa
 import pytest
 
 from benchmarks.synthetic import RegistryModel
@@ -118,6 +119,23 @@ def test_a_part_file_without_a_column(tmp_path: Path) -> None:
     pq.write_table(pq.read_table(part).drop_columns(["media_type"]), part)
     with pytest.raises(SnapshotError, match=f"{part}: table tags lacks column\\(s\\) media_type"):
         open_inventory(tmp_path)
+
+
+def test_part_files_whose_columns_differ_are_read_by_name(tmp_path: Path) -> None:
+    """A newer writer's extra or reordered columns do not shift an older file's values."""
+    import pyarrow.parquet as pq
+
+    small(tmp_path, crawl_id="c1", tag="v1")
+    small(tmp_path, crawl_id="c2", tag="v2")
+    part = sorted((tmp_path / "tags").rglob("*.parquet"))[-1]
+    table = pq.read_table(part)
+    reordered = table.select(list(reversed(table.column_names)))
+    pq.write_table(reordered.append_column("written_by", pa.array(["future"] * table.num_rows)), part)
+    with open_inventory(tmp_path) as inv:
+        rows = inv.sql("SELECT crawl_id, tag, media_type FROM history.tags ORDER BY crawl_id")
+    assert rows["tag"].tolist() == ["v1", "v2"]
+    assert rows["crawl_id"].tolist() == ["c1", "c2"]
+    assert rows["media_type"].str.startswith("application/").all()
 
 
 @pytest.mark.slow
