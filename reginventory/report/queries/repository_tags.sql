@@ -3,7 +3,7 @@
 -- For the per-repository sections of the report: up to $per_repository tags per repository,
 -- newest first (by creation time, then first seen, then tag). Referrer tags are left out, as in
 -- stale_tags. Labels are the image config's labels; an index shows those of its first image
--- child. Annotations are the manifest's own.
+-- child in the same repository. Annotations are the manifest's own.
 --
 -- Parameters:
 --   repositories VARCHAR[]: the repositories (of any registry) to list
@@ -22,16 +22,10 @@
 --   first_seen TIMESTAMP WITH TIME ZONE: the first crawl that saw this tag at this digest
 --   tag_count BIGINT: tags of the repository (referrer tags excluded)
 WITH candidates AS (
-    SELECT t.registry, t.repository, t.tag, t.digest, m.kind, f.created, m.total_size AS size,
-           coalesce(f.platforms, CAST([] AS VARCHAR[])) AS platforms,
-           m.labels, m.annotations, t.first_seen
-    FROM tags AS t
-    LEFT JOIN manifests AS m
-      ON m.registry = t.registry AND m.repository = t.repository AND m.digest = t.digest
-    LEFT JOIN manifest_facts AS f ON f.registry = t.registry AND f.digest = t.digest
-    WHERE list_contains(CAST($repositories AS VARCHAR[]), t.repository)
-      AND coalesce(m.kind, '') NOT IN ('signature', 'attestation', 'sbom')
-      AND m.subject_digest IS NULL
+    SELECT registry, repository, tag, digest, kind, created, size,
+           coalesce(platforms, CAST([] AS VARCHAR[])) AS platforms, first_seen
+    FROM keyed.tag_facts
+    WHERE list_contains(CAST($repositories AS VARCHAR[]), repository) AND NOT referrer
 ),
 ranked AS (
     SELECT *,
@@ -42,22 +36,31 @@ ranked AS (
            count(*) OVER (PARTITION BY registry, repository) AS tag_count
     FROM candidates
 ),
-first_child AS (
-    SELECT c.registry, c.digest, arg_min(c.child_digest, c.position) AS child_digest
-    FROM index_children AS c
-    WHERE c.kind = 'image'
-      AND (c.registry, c.digest) IN (SELECT registry, digest FROM ranked WHERE kind = 'index')
-    GROUP BY ALL
+shown AS (
+    SELECT * FROM ranked WHERE rank <= CAST($per_repository AS INTEGER)
 ),
-child_labels AS (
-    SELECT fc.registry, fc.digest, any_value(m.labels) AS labels
-    FROM first_child AS fc
-    JOIN manifests AS m ON m.registry = fc.registry AND m.digest = fc.child_digest
+-- labels and annotations stay in the snapshot (maps are costly to load): read those of the
+-- listed repositories only, a filter that reaches the Parquet scan
+described AS (
+    SELECT registry, repository, digest, labels, annotations
+    FROM manifests
+    WHERE list_contains(CAST($repositories AS VARCHAR[]), repository)
+),
+first_child AS (
+    -- an index shows the labels of its first image child (in the same repository)
+    SELECT s.registry, s.repository, s.digest, arg_min(c.child_digest, c.position) AS child_digest
+    FROM shown AS s
+    JOIN keyed.index_children AS c ON c.digest_key = hash(s.registry, s.digest)
+    WHERE s.kind = 'index' AND c.kind = 'image'
     GROUP BY ALL
 )
-SELECT r.registry, r.repository, r.tag, r.digest, r.kind, r.created, r.size, r.platforms,
-       coalesce(r.labels, c.labels) AS labels, r.annotations, r.first_seen, r.tag_count
-FROM ranked AS r
-LEFT JOIN child_labels AS c ON c.registry = r.registry AND c.digest = r.digest
-WHERE r.rank <= CAST($per_repository AS INTEGER)
-ORDER BY r.registry, r.repository, r.rank
+SELECT s.registry, s.repository, s.tag, s.digest, s.kind, s.created, s.size, s.platforms,
+       coalesce(d.labels, cd.labels) AS labels, d.annotations, s.first_seen, s.tag_count
+FROM shown AS s
+LEFT JOIN described AS d
+  ON d.registry = s.registry AND d.repository = s.repository AND d.digest = s.digest
+LEFT JOIN first_child AS fc
+  ON fc.registry = s.registry AND fc.repository = s.repository AND fc.digest = s.digest
+LEFT JOIN described AS cd
+  ON cd.registry = fc.registry AND cd.repository = fc.repository AND cd.digest = fc.child_digest
+ORDER BY s.registry, s.repository, s.rank
