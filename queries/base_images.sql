@@ -21,14 +21,9 @@
 --   parent_digest VARCHAR: its own base, the longest proper prefix; null when none
 --   derived_images BIGINT: distinct images that build on it
 --   derived_repositories BIGINT: distinct repositories holding those images
-WITH images AS (
-    SELECT DISTINCT digest_key FROM keyed.manifests WHERE kind = 'image'
-),
-steps AS MATERIALIZED (
+WITH steps AS (
     -- for each image and k, the fingerprint of its first k layers (n: all its layers)
-    SELECT p.digest_key, p.k, p.n, p.f1, p.f2
-    FROM keyed.layer_prefixes AS p
-    SEMI JOIN images AS i ON i.digest_key = p.digest_key
+    SELECT digest_key, k, n, f1, f2 FROM keyed.layer_prefixes
 ),
 chains AS MATERIALIZED (
     -- distinct layer lists; `chain` identifies one

@@ -40,7 +40,7 @@ KEYED_DEPENDS: dict[str, tuple[str, ...]] = {
     "blob_revisions": ("repo_blobs",),
     "manifest_facts": ("manifests", "index_children"),
     "tag_facts": ("tags", "manifests", "referrers", "manifest_facts"),
-    "layer_prefixes": ("layers",),
+    "layer_prefixes": ("layers", "manifests"),
     "layer_shares": ("layers", "manifests"),
 }
 #: The keyed tables of the previous crawl loaded into memory when a query reads them through
