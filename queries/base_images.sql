@@ -21,7 +21,7 @@
 --   parent_digest VARCHAR: its own base, the longest proper prefix; null when none
 --   derived_images BIGINT: distinct images that build on it
 --   derived_repositories BIGINT: distinct repositories holding those images
-WITH steps AS (
+WITH steps AS NOT MATERIALIZED (
     -- for each image and k, the fingerprint of its first k layers (n: all its layers)
     SELECT digest_key, k, n, f1, f2 FROM keyed.layer_prefixes
 ),

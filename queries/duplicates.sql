@@ -18,7 +18,8 @@
 --   tag_count BIGINT: tags in the group
 --   layer_count INTEGER: layers of the image (null for an index)
 --   size BIGINT: compressed bytes of one image of the group (the largest)
-WITH tagged AS (
+WITH tagged AS NOT MATERIALIZED (
+    -- a view of tag_facts, read where needed (a copy of its strings costs more than a scan)
     SELECT registry, repository, tag, digest, digest_key, kind, size AS total_size, layer_count,
            layers_size
     FROM keyed.tag_facts
@@ -37,17 +38,20 @@ by_digest AS (
     SEMI JOIN shared_digests AS s ON s.digest_key = t.digest_key
     GROUP BY t.digest_key
 ),
-candidates AS (
-    -- identical layer sets imply the same layer count and layer bytes: only such images
-    -- need their layers compared
-    SELECT digest_key
-    FROM (SELECT DISTINCT digest_key, layer_count, layers_size
-          FROM tagged
-          WHERE kind = 'image')
-    QUALIFY count(*) OVER (PARTITION BY layer_count, layers_size) > 1
+image_shapes AS MATERIALIZED (
+    SELECT DISTINCT digest_key, layer_count, layers_size FROM tagged WHERE kind = 'image'
 ),
 images AS (
-    SELECT digest_key FROM candidates
+    -- identical layer sets imply the same layer count and layer bytes: only such images
+    -- need their layers compared
+    SELECT i.digest_key
+    FROM image_shapes AS i
+    SEMI JOIN (
+        SELECT layer_count, layers_size FROM image_shapes
+        GROUP BY layer_count, layers_size HAVING count(*) > 1
+    ) AS g
+      ON g.layer_count IS NOT DISTINCT FROM i.layer_count
+     AND g.layers_size IS NOT DISTINCT FROM i.layers_size
 ),
 layer_sets AS MATERIALIZED (
     SELECT digest_key, count(*) AS n, sum(layer_key::HUGEINT) AS s1,

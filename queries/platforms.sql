@@ -13,7 +13,7 @@
 --   repository_tags BIGINT: tags of the repository (referrer tags excluded)
 --   coverage DOUBLE: tags / repository_tags, from 0 to 1
 --   images BIGINT: distinct digests that its tags point at and that offer it
-WITH tagged AS (
+WITH tagged AS NOT MATERIALIZED (
     SELECT registry, repository, repo_key, tag, digest_key, platforms
     FROM keyed.tag_facts
     WHERE NOT referrer
