@@ -189,7 +189,6 @@ def load_freed(con: duckdb.DuckDBPyConnection, *, from_kept: bool | None = None)
         from_kept = _count(con) * 2 > manifests
     script = "deletion_freed_kept.sql" if from_kept else "deletion_freed.sql"
     con.execute((SQL_DIR / script).read_text()).fetchall()
-    con.execute((SQL_DIR / "deletion_freed_repositories.sql").read_text()).fetchall()
     con.execute(f"INSERT INTO {DELETION_FREED}_source VALUES (?)", [closure]).fetchall()
 
 

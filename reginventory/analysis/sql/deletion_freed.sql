@@ -1,5 +1,6 @@
 -- What garbage collection frees once deletion_closure is deleted, counted from the deleted side:
--- fills deletion_freed with one row per freed blob. reginventory.analysis.deletions.load_freed
+-- fills deletion_freed (one row per freed blob) and deletion_freed_repositories (each freed blob
+-- with each repository that referenced it, and its size). reginventory.analysis.deletions.load_freed
 -- runs it when the closure holds at most half of the manifest revisions (otherwise
 -- deletion_freed_kept.sql, which gives the same rows from the remaining side).
 --
@@ -17,4 +18,11 @@ WITH deleted_refs AS (
 SELECT b.crawl_key, b.blob_key, b.size
 FROM deleted_refs AS t
 JOIN keyed.blob_revisions AS b ON b.blob_key = t.blob_key
-WHERE b.refs = t.refs AND NOT b."foreign"
+WHERE b.refs = t.refs AND NOT b."foreign";
+
+-- a freed blob loses every reference: the repositories that referenced it are all those of
+-- repo_blobs, with its size there
+CREATE OR REPLACE TEMP TABLE deletion_freed_repositories AS
+SELECT r.repo_key, r.blob_key, r.size
+FROM keyed.repo_blobs AS r
+SEMI JOIN deletion_freed AS f ON f.blob_key = r.blob_key;
