@@ -45,6 +45,8 @@ MARKDOWN_ROWS = 10
 FORMATS = ("html", "md")
 #: CSV files of cut tables written at once (the machine's cores, at most).
 CSV_THREADS = min(4, os.cpu_count() or 1)
+#: Rows of a CSV file formatted as one piece.
+CSV_PIECE_ROWS = 100_000
 #: Characters that mean something anywhere in a line of Markdown (CommonMark + GFM tables:
 #: emphasis, code, links, HTML, entities, cell ends), escaped with a backslash. Templates never
 #: start a line with a value, so line-start markers (#, +, -, 1.) need no escaping.
@@ -170,14 +172,16 @@ def write_csv_files(report: Report, data: ReportData, files_dir: Path) -> list[P
         source = source.drop_columns([c for c in drop.get(table_id, ()) if c in source.column_names])
         jobs.append((files_dir / f"{table_id}.csv", source))
 
-    def write(job: tuple[Path, pa.Table]) -> Path:
-        path, source = job
-        write_bytes_atomic(path, to_csv(source))
-        return path
-
-    # pyarrow formats and writes CSV without holding the GIL: the big files share the cores
+    # pyarrow formats CSV without holding the GIL: every file is cut into pieces of rows,
+    # formatted side by side, then joined in order (only the first piece has the header)
+    pieces = [(path, start, table.slice(start, CSV_PIECE_ROWS))
+              for path, table in jobs for start in range(0, max(table.num_rows, 1), CSV_PIECE_ROWS)]
     with ThreadPoolExecutor(max_workers=CSV_THREADS) as pool:
-        written = list(pool.map(write, sorted(jobs, key=lambda j: -j[1].num_rows)))
+        texts = list(pool.map(lambda piece: to_csv(piece[2], header=piece[1] == 0), pieces))
+    written = []
+    for path, _ in jobs:
+        write_bytes_atomic(path, b"".join(t for (p, _, _), t in zip(pieces, texts) if p == path))
+        written.append(path)
     if files_dir.is_dir():
         for table in report.tables:
             stale = files_dir / f"{table.id}.csv"
@@ -188,11 +192,11 @@ def write_csv_files(report: Report, data: ReportData, files_dir: Path) -> list[P
     return written
 
 
-def to_csv(table: pa.Table) -> bytes:
+def to_csv(table: pa.Table, header: bool = True) -> bytes:
     """A query result as CSV: lists joined by spaces, maps as key=value, times in UTC ISO."""
     columns = {name: _csv_column(table.column(name)) for name in table.column_names}
     out = io.BytesIO()
-    pacsv.write_csv(pa.table(columns) if columns else table, out)
+    pacsv.write_csv(pa.table(columns) if columns else table, out, pacsv.WriteOptions(include_header=header))
     return out.getvalue()
 
 

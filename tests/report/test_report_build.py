@@ -10,7 +10,7 @@ import pytest
 from report_snapshots import HTML_TAG, REGISTRY, XSS_LABEL, expected_figures
 
 from reginventory.analysis import open_inventory
-from reginventory.report import Written, reclaimable_for_policy
+from reginventory.report import Options, Written, build, collect, reclaimable_for_policy
 from reginventory.report.policy import default_deletions
 
 
@@ -64,6 +64,23 @@ def test_tables_are_cut_to_the_page_with_the_full_data_in_csv(html_report: Writt
     untagged = html_report.report.table("untagged")
     assert not untagged.cut and untagged.csv == ""
     assert not (html_report.path.parent / "report-files" / "untagged.csv").exists()
+
+
+def test_csv_files_written_in_pieces_equal_one_piece(
+    snapshot: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows formatted in pieces on several threads join into the same file, header once."""
+    from reginventory.report import render
+
+    with open_inventory(snapshot) as inv:
+        data = collect(inv)
+    report = build(data, Options(max_rows=2))
+    whole = {p.name: p.read_bytes() for p in render.write_csv_files(report, data, tmp_path / "one")}
+    monkeypatch.setattr(render, "CSV_PIECE_ROWS", 2)
+    pieces = {p.name: p.read_bytes() for p in render.write_csv_files(report, data, tmp_path / "many")}
+    assert pieces == whole and whole
+    stale = whole["stale_tags.csv"].decode().splitlines()
+    assert len(stale) > 3 and stale.count(stale[0]) == 1  # several pieces, one header
 
 
 def test_repository_sections_and_anchors(html_report: Written) -> None:
