@@ -15,7 +15,7 @@ from reginventory.errors import SnapshotError
 from reginventory.analysis.keyed import (
     KEYED_TABLES, PREVIOUS_TABLES, materialize_keyed, materialize_previous,
 )
-from reginventory.analysis.views import open_connection
+from reginventory.analysis.views import configure_session, open_connection
 
 #: The keyed tables the deletion cascade joins (sql/cascade_step.sql).
 CASCADE_TABLES = ("manifests", "index_children", "referrers")
@@ -98,6 +98,14 @@ class Inventory:
     def sql(self, text: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Ad hoc SQL over the views, with named parameters."""
         return self.connection.execute(text, dict(params or {})).df()
+
+    def cursor(self, catalog: Catalog | None = None) -> Inventory:
+        """The same snapshot over a second connection to the same database, for a query run in
+        another thread at the same time. Load what it reads first (:meth:`prepare`): tables are
+        shared, the deletion set a query loads is not. ``catalog``: another query catalog."""
+        connection = self.connection.cursor()
+        configure_session(connection)
+        return Inventory(connection, self.root, self.crawls, self.history, catalog or self.catalog)
 
     def close(self) -> None:
         self.connection.close()

@@ -158,9 +158,7 @@ class SnapshotConnection:
         """
         con = self.con
         self.register_filesystem()
-        con.execute("SET TimeZone = 'UTC'")
-        # Views re-read Parquet footers each time a query binds them: keep them in memory.
-        con.execute("SET parquet_metadata_cache = true")
+        configure_session(con)
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {EMPTY}")
         for name in SCHEMAS:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {name}")
@@ -215,21 +213,30 @@ class SnapshotConnection:
         build_keyed(con, materialize)
         for table in schema.TABLES:
             con.execute(f'CREATE OR REPLACE VIEW main."all_{table}" AS SELECT * FROM {HISTORY}."{table}"')
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {DELETION_CLOSURE} "
-            "(registry VARCHAR, repository VARCHAR, digest VARCHAR, reason VARCHAR, cause VARCHAR, "
-            "repo_key UBIGINT, digest_key UBIGINT)"
-        )
-        # What deletion_closure was loaded from (see deletions.expand_deletions).
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {DELETION_CLOSURE}_source (fingerprint VARCHAR)")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {DELETION_FREED}_source (fingerprint VARCHAR)")
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {DELETION_FREED} (crawl_key UBIGINT, blob_key UBIGINT, size BIGINT)"
-        )
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {DELETION_FREED}_repositories "
-            "(repo_key UBIGINT, blob_key UBIGINT, size BIGINT)"
-        )
+
+
+def configure_session(con: duckdb.DuckDBPyConnection) -> None:
+    """The settings and temporary tables of every connection to a snapshot database (a cursor's
+    too)."""
+    con.execute("SET TimeZone = 'UTC'")
+    # Views re-read Parquet footers each time a query binds them: keep them in memory.
+    con.execute("SET parquet_metadata_cache = true")
+    # A deletion set and what it frees live in temporary tables: each connection has its own.
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {DELETION_CLOSURE} "
+        "(registry VARCHAR, repository VARCHAR, digest VARCHAR, reason VARCHAR, cause VARCHAR, "
+        "repo_key UBIGINT, digest_key UBIGINT)"
+    )
+    # What deletion_closure was loaded from (see deletions.expand_deletions).
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {DELETION_CLOSURE}_source (fingerprint VARCHAR)")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {DELETION_FREED}_source (fingerprint VARCHAR)")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {DELETION_FREED} (crawl_key UBIGINT, blob_key UBIGINT, size BIGINT)"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {DELETION_FREED}_repositories "
+        "(repo_key UBIGINT, blob_key UBIGINT, size BIGINT)"
+    )
 
 
 def previous_crawls(
