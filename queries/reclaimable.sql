@@ -45,29 +45,41 @@ blob_repositories AS (
     JOIN keyed.repositories AS p ON p.repo_key = r.repo_key
     GROUP BY r.blob_key
 ),
+kinds AS (
+    -- a freed blob's kind from the references it had, where deletion_freed lacks it: a manifest
+    -- before a config before a layer
+    SELECT f.blob_key, coalesce(f.kind_rank, k.kind_rank) AS kind_rank
+    FROM blob_keys AS f
+    LEFT JOIN (
+        SELECT r.blob_key, min(CASE r.kind WHEN 'manifest' THEN 1 WHEN 'config' THEN 2 ELSE 3 END) AS kind_rank
+        FROM keyed.blob_refs AS r
+        SEMI JOIN (SELECT blob_key FROM blob_keys WHERE kind_rank IS NULL) AS u ON u.blob_key = r.blob_key
+        GROUP BY r.blob_key
+    ) AS k ON k.blob_key = f.blob_key
+),
 names AS (
-    -- a blob's name and kind: a manifest before a config before a layer
-    SELECT digest_key AS blob_key, any_value(digest) AS digest, 1 AS kind_rank FROM keyed.manifests
+    SELECT digest_key AS blob_key, any_value(digest) AS digest FROM keyed.manifests
     SEMI JOIN blob_keys AS f ON f.blob_key = digest_key GROUP BY digest_key
-    UNION ALL
-    SELECT config_key, any_value(config_digest), 2 FROM keyed.manifests
+    UNION
+    SELECT config_key, any_value(config_digest) FROM keyed.manifests
     SEMI JOIN blob_keys AS f ON f.blob_key = config_key GROUP BY config_key
-    UNION ALL
-    SELECT layer_key, any_value(layer_digest), 3 FROM keyed.layers
+    UNION
+    SELECT layer_key, any_value(layer_digest) FROM keyed.layers
     SEMI JOIN blob_keys AS f ON f.blob_key = layer_key GROUP BY layer_key
-    UNION ALL
-    SELECT child_key, any_value(child_digest), 1 FROM keyed.index_children
+    UNION
+    SELECT child_key, any_value(child_digest) FROM keyed.index_children
     SEMI JOIN blob_keys AS f ON f.blob_key = child_key GROUP BY child_key
 ),
 by_blob AS (
-    SELECT g.registry, NULL AS repository, k.name.digest AS digest,
-           CASE k.name.kind_rank WHEN 1 THEN 'manifest' WHEN 2 THEN 'config' ELSE 'layer' END AS kind,
+    SELECT g.registry, NULL AS repository, n.digest,
+           CASE k.kind_rank WHEN 1 THEN 'manifest' WHEN 2 THEN 'config' ELSE 'layer' END AS kind,
            r.repositories, 1 AS blobs, f.size
     FROM blob_keys AS f
     JOIN registries AS g ON g.crawl_key = f.crawl_key
     JOIN blob_repositories AS r ON r.blob_key = f.blob_key
-    JOIN (SELECT blob_key, min({'kind_rank': kind_rank, 'digest': digest}) AS name FROM names GROUP BY blob_key) AS k
-      ON k.blob_key = f.blob_key
+    JOIN kinds AS k ON k.blob_key = f.blob_key
+    JOIN (SELECT blob_key, any_value(digest) AS digest FROM names GROUP BY blob_key) AS n
+      ON n.blob_key = f.blob_key
 ),
 -- $by = 'repository': a blob counts in each repository that referenced it
 by_repository AS (

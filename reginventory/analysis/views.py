@@ -231,7 +231,8 @@ def configure_session(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"CREATE OR REPLACE TEMP TABLE {DELETION_CLOSURE}_source (fingerprint VARCHAR)")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {DELETION_FREED}_source (fingerprint VARCHAR)")
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {DELETION_FREED} (crawl_key UBIGINT, blob_key UBIGINT, size BIGINT)"
+        f"CREATE OR REPLACE TEMP TABLE {DELETION_FREED} "
+        "(crawl_key UBIGINT, blob_key UBIGINT, size BIGINT, kind_rank INTEGER)"
     )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {DELETION_FREED}_repositories "

@@ -10,12 +10,14 @@
 -- counts them all). Foreign layers are not stored by the registry and never count.
 CREATE OR REPLACE TEMP TABLE deletion_freed AS
 WITH deleted_refs AS (
-    SELECT r.blob_key, count(*) AS refs
+    SELECT r.blob_key, count(*) AS refs,
+           min(CASE r.kind WHEN 'manifest' THEN 1 WHEN 'config' THEN 2 ELSE 3 END) AS kind_rank
     FROM keyed.blob_refs AS r
     SEMI JOIN deletion_closure AS d ON d.repo_key = r.repo_key AND d.digest_key = r.digest_key
     GROUP BY r.blob_key
 )
-SELECT b.crawl_key, b.blob_key, b.size
+-- kind_rank: a manifest (1) before a config (2) before a layer (3), from its references
+SELECT b.crawl_key, b.blob_key, b.size, t.kind_rank
 FROM deleted_refs AS t
 JOIN keyed.blob_revisions AS b ON b.blob_key = t.blob_key
 WHERE b.refs = t.refs AND NOT b."foreign";
