@@ -15,6 +15,10 @@ from typing import Any, Callable, Generator, Iterator
 
 import pytest
 
+# Crawls build the derived-table cache after their commit by default; that is tested in
+# tests/analysis/test_derived.py (which clears this), elsewhere it would only slow the suite.
+os.environ.setdefault("REGINVENTORY_DERIVED_CACHE", "0")
+
 # Make ``import harness`` work whatever pytest's import mode is.
 _TESTS_DIR = str(Path(__file__).resolve().parent)
 if _TESTS_DIR not in sys.path:
