@@ -8,18 +8,19 @@
 -- freed when no remaining manifest revision of any repository references it, that is when
 -- every row of keyed.blob_refs naming it comes from a deleted revision (blob_revisions.refs
 -- counts them all). Foreign layers are not stored by the registry and never count.
+CREATE OR REPLACE TEMP TABLE deletion_refs AS
+SELECT r.blob_key, count(*) AS refs,
+       min(CASE r.kind WHEN 'manifest' THEN 1 WHEN 'config' THEN 2 ELSE 3 END) AS kind_rank
+FROM keyed.blob_refs AS r
+SEMI JOIN deletion_closure AS d ON d.repo_key = r.repo_key AND d.digest_key = r.digest_key
+GROUP BY r.blob_key;
+
+-- deletion_refs is a table first, so that the join below builds its hash table on it, the
+-- smaller side; kind_rank: a manifest (1) before a config (2) before a layer (3)
 CREATE OR REPLACE TEMP TABLE deletion_freed AS
-WITH deleted_refs AS (
-    SELECT r.blob_key, count(*) AS refs,
-           min(CASE r.kind WHEN 'manifest' THEN 1 WHEN 'config' THEN 2 ELSE 3 END) AS kind_rank
-    FROM keyed.blob_refs AS r
-    SEMI JOIN deletion_closure AS d ON d.repo_key = r.repo_key AND d.digest_key = r.digest_key
-    GROUP BY r.blob_key
-)
--- kind_rank: a manifest (1) before a config (2) before a layer (3), from its references
 SELECT b.crawl_key, b.blob_key, b.size, t.kind_rank
-FROM deleted_refs AS t
-JOIN keyed.blob_revisions AS b ON b.blob_key = t.blob_key
+FROM keyed.blob_revisions AS b
+JOIN deletion_refs AS t ON t.blob_key = b.blob_key
 WHERE b.refs = t.refs AND NOT b."foreign";
 
 -- a freed blob loses every reference: the repositories that referenced it are all those of
@@ -28,3 +29,5 @@ CREATE OR REPLACE TEMP TABLE deletion_freed_repositories AS
 SELECT r.repo_key, r.blob_key, r.size
 FROM keyed.repo_blobs AS r
 SEMI JOIN deletion_freed AS f ON f.blob_key = r.blob_key;
+
+DROP TABLE deletion_refs;
