@@ -32,6 +32,12 @@ app = typer.Typer(
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+@app.callback()
+def _group() -> None:
+    """Keeps ``app`` a group of commands when the entry point imported only one command's module
+    (Typer would otherwise run a lone command without its name)."""
+
+
 def fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
     """Print a one-line error to stderr and return the Exit to raise."""
     typer.echo(f"error: {message}", err=True)

@@ -59,6 +59,21 @@ def test_copy_starts_without_the_inventory_libraries() -> None:
     assert "reginventory copy" in out and out.strip().endswith("heavy:")
 
 
+@pytest.mark.parametrize("command", sorted({m: c for c, m in COMMANDS.items()}.values()))
+def test_the_entry_point_runs_each_module_s_commands_by_name(command: str) -> None:
+    """With only the named command's module imported, the command still goes by its name
+    (a lone Typer command would take its own name as its first argument)."""
+    script = (
+        "import sys\n"
+        f"sys.argv = ['reginventory', {command!r}, '--help']\n"
+        "from reginventory.cli.main import main\n"
+        "main()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert f"Usage: reginventory {command} " in result.stdout
+
+
 def test_copy_tag_untag_delete(cli: Callable[..., Any], registry: Any, registry_dest: Any,
                                make_repo: Callable[[], str]) -> None:
     src, dst = make_repo(), make_repo()
