@@ -18,7 +18,7 @@ from reginventory.analysis.keyed import (
 from reginventory.analysis.views import configure_session, open_connection
 
 #: The keyed tables the deletion cascade joins (sql/cascade_step.sql).
-CASCADE_TABLES = ("manifests", "index_children", "referrers")
+CASCADE_TABLES = ("cascade_edges",)
 
 
 class Inventory:

@@ -25,7 +25,7 @@ from reginventory.analysis.names import (
 KEYED_TABLES = (
     "tags", "manifests", "layers", "index_children", "referrers", "repositories", "blob_refs",
     "repo_blobs", "blob_revisions", "manifest_facts", "tag_facts", "layer_prefixes",
-    "layer_shares",
+    "layer_shares", "cascade_edges",
 )
 #: What each keyed table is built from.
 KEYED_DEPENDS: dict[str, tuple[str, ...]] = {
@@ -41,6 +41,7 @@ KEYED_DEPENDS: dict[str, tuple[str, ...]] = {
     "manifest_facts": ("manifests", "index_children"),
     "tag_facts": ("tags", "manifests", "referrers", "manifest_facts"),
     "layer_prefixes": ("layers", "manifests"),
+    "cascade_edges": ("manifests", "index_children", "referrers"),
     "layer_shares": ("layers", "manifests"),
 }
 #: The keyed tables of the previous crawl loaded into memory when a query reads them through

@@ -10,33 +10,27 @@
 --    reached again when that index joins the closure: it is then in the delta itself;
 -- 2. a referrer (signature, attestation, SBOM...) whose subject is deleted, in the same
 --    repository, whether found through the referrers table or a manifest's subject field.
--- Fills deletion_step with the new rows; the caller appends them to deletion_closure.
+-- Both follow keyed.cascade_edges. Fills deletion_step with the new rows; the caller appends
+-- them to deletion_closure.
 CREATE OR REPLACE TEMP TABLE deletion_step AS
-WITH found AS (
-    SELECT d.registry, d.repository, c.child_digest AS digest, 'index child' AS reason,
-           d.digest AS cause, d.repo_key, c.child_key AS digest_key, d.digest_key AS cause_key
+WITH edges AS (
+    SELECT d.registry, d.repository, e.to_digest AS digest, e.reason, d.digest AS cause,
+           d.repo_key, e.to_key AS digest_key, d.digest_key AS cause_key
     FROM deletion_delta AS d
-    JOIN keyed.index_children AS c ON c.digest_key = d.digest_key
-    JOIN keyed.manifests AS m ON m.repo_key = d.repo_key AND m.digest_key = c.child_key
-    WHERE NOT m.tagged
+    JOIN keyed.cascade_edges AS e ON e.repo_key = d.repo_key AND e.from_key = d.digest_key
+),
+found AS (
+    SELECT * FROM edges WHERE reason = 'referrer'
+    UNION ALL
+    -- a child goes once every index of its repository that lists it is deleted
+    SELECT * FROM edges AS c
+    WHERE c.reason = 'index child'
       AND NOT EXISTS (
-          SELECT 1
-          FROM keyed.index_children AS o
-          JOIN keyed.manifests AS p ON p.digest_key = o.digest_key
-          WHERE o.child_key = c.child_key AND p.repo_key = d.repo_key
+          SELECT 1 FROM keyed.cascade_edges AS h
+          WHERE h.reason = 'index child' AND h.repo_key = c.repo_key AND h.to_key = c.digest_key
             AND NOT EXISTS (
                 SELECT 1 FROM deletion_closure AS x
-                WHERE x.repo_key = p.repo_key AND x.digest_key = p.digest_key))
-    UNION ALL
-    SELECT d.registry, d.repository, r.digest, 'referrer', d.digest, d.repo_key, r.digest_key,
-           d.digest_key
-    FROM deletion_delta AS d
-    JOIN keyed.referrers AS r ON r.repo_key = d.repo_key AND r.subject_key = d.digest_key
-    UNION ALL
-    SELECT d.registry, d.repository, m.digest, 'referrer', d.digest, d.repo_key, m.digest_key,
-           d.digest_key
-    FROM deletion_delta AS d
-    JOIN keyed.manifests AS m ON m.repo_key = d.repo_key AND m.subject_key = d.digest_key
+                WHERE x.repo_key = h.repo_key AND x.digest_key = h.from_key))
 ),
 candidates AS MATERIALIZED (
     SELECT row_number() OVER () AS n, *
@@ -45,7 +39,7 @@ candidates AS MATERIALIZED (
         SELECT 1 FROM deletion_closure AS x
         WHERE x.repo_key = f.repo_key AND x.digest_key = f.digest_key)
 ),
--- a manifest found several ways (a referrer is usually both listed and a subject's) is added
+-- a manifest found several ways (the child of two deleted indexes, a referrer of two subjects) is added
 -- once: the first reason, then the lowest cause key. The keys name the manifest, so the
 -- grouping is on them alone (strings in an aggregate cost ten times as much).
 chosen AS (
