@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             measure(f"reclaimable by {by}, new set",
                     lambda: inv.run_arrow("reclaimable", deletions=fresh, by=by))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\npeak MB: DuckDB's memory while the query ran (sampled); +MB: above the prepared tables")
+    print("\npeak MB: DuckDB's memory while the query ran (sampled); +MB: above the prepared tables")
     print(f"process peak RSS: {rss:.0f} MB")
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"target < {TARGET_SECONDS:.0f} s: {ran - len(slow)} of {ran} queries met it"

@@ -9,7 +9,6 @@ The SQL is in ``sql/keyed/``; ``{source}`` names the schema of snapshot views a 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterable
 
 import duckdb

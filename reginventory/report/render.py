@@ -172,16 +172,15 @@ def write_csv_files(report: Report, data: ReportData, files_dir: Path) -> list[P
         source = source.drop_columns([c for c in drop.get(table_id, ()) if c in source.column_names])
         jobs.append((files_dir / f"{table_id}.csv", source))
 
-    # pyarrow formats CSV without holding the GIL: every file is cut into pieces of rows,
+    # pyarrow formats CSV without holding the GIL: each file is cut into pieces of rows,
     # formatted side by side, then joined in order (only the first piece has the header)
-    pieces = [(path, start, table.slice(start, CSV_PIECE_ROWS))
-              for path, table in jobs for start in range(0, max(table.num_rows, 1), CSV_PIECE_ROWS)]
-    with ThreadPoolExecutor(max_workers=CSV_THREADS) as pool:
-        texts = list(pool.map(lambda piece: to_csv(piece[2], header=piece[1] == 0), pieces))
     written = []
-    for path, _ in jobs:
-        write_bytes_atomic(path, b"".join(t for (p, _, _), t in zip(pieces, texts) if p == path))
-        written.append(path)
+    with ThreadPoolExecutor(max_workers=CSV_THREADS) as pool:
+        for path, table in jobs:
+            starts = range(0, max(table.num_rows, 1), CSV_PIECE_ROWS)
+            texts = pool.map(lambda start: to_csv(table.slice(start, CSV_PIECE_ROWS), header=start == 0), starts)
+            write_bytes_atomic(path, b"".join(texts))
+            written.append(path)
     if files_dir.is_dir():
         for table in report.tables:
             stale = files_dir / f"{table.id}.csv"
