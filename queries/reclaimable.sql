@@ -39,47 +39,23 @@ blob_keys AS (
     SELECT * FROM freed_keys WHERE $by = 'blob'
 ),
 blob_repositories AS (
-    SELECT r.blob_key, list(p.repository ORDER BY p.repository) AS repositories
+    -- most freed blobs have one repository (owner_key): only the others group their names
+    SELECT f.blob_key, [p.repository] AS repositories
+    FROM blob_keys AS f
+    JOIN keyed.repositories AS p ON p.repo_key = f.owner_key
+    UNION ALL
+    SELECT r.blob_key, list(p.repository ORDER BY p.repository)
     FROM freed_repositories AS r
-    SEMI JOIN blob_keys AS f ON f.blob_key = r.blob_key
+    SEMI JOIN (SELECT blob_key FROM blob_keys WHERE owner_key IS NULL) AS f ON f.blob_key = r.blob_key
     JOIN keyed.repositories AS p ON p.repo_key = r.repo_key
     GROUP BY r.blob_key
 ),
-kinds AS (
-    -- a freed blob's kind from the references it had, where deletion_freed lacks it: a manifest
-    -- before a config before a layer
-    SELECT f.blob_key, coalesce(f.kind_rank, k.kind_rank) AS kind_rank
-    FROM blob_keys AS f
-    LEFT JOIN (
-        SELECT r.blob_key, min(CASE r.kind WHEN 'manifest' THEN 1 WHEN 'config' THEN 2 ELSE 3 END) AS kind_rank
-        FROM keyed.blob_refs AS r
-        SEMI JOIN (SELECT blob_key FROM blob_keys WHERE kind_rank IS NULL) AS u ON u.blob_key = r.blob_key
-        GROUP BY r.blob_key
-    ) AS k ON k.blob_key = f.blob_key
-),
-names AS (
-    SELECT digest_key AS blob_key, any_value(digest) AS digest FROM keyed.manifests
-    SEMI JOIN blob_keys AS f ON f.blob_key = digest_key GROUP BY digest_key
-    UNION
-    SELECT config_key, any_value(config_digest) FROM keyed.manifests
-    SEMI JOIN blob_keys AS f ON f.blob_key = config_key GROUP BY config_key
-    UNION
-    SELECT layer_key, any_value(layer_digest) FROM keyed.layers
-    SEMI JOIN blob_keys AS f ON f.blob_key = layer_key GROUP BY layer_key
-    UNION
-    SELECT child_key, any_value(child_digest) FROM keyed.index_children
-    SEMI JOIN blob_keys AS f ON f.blob_key = child_key GROUP BY child_key
-),
 by_blob AS (
-    SELECT g.registry, NULL AS repository, n.digest,
-           CASE k.kind_rank WHEN 1 THEN 'manifest' WHEN 2 THEN 'config' ELSE 'layer' END AS kind,
-           r.repositories, 1 AS blobs, f.size
+    SELECT g.registry, NULL AS repository, n.digest, n.kind, r.repositories, 1 AS blobs, f.size
     FROM blob_keys AS f
     JOIN registries AS g ON g.crawl_key = f.crawl_key
     JOIN blob_repositories AS r ON r.blob_key = f.blob_key
-    JOIN kinds AS k ON k.blob_key = f.blob_key
-    JOIN (SELECT blob_key, any_value(digest) AS digest FROM names GROUP BY blob_key) AS n
-      ON n.blob_key = f.blob_key
+    JOIN keyed.blob_names AS n ON n.blob_key = f.blob_key
 ),
 -- $by = 'repository': a blob counts in each repository that referenced it
 by_repository AS (

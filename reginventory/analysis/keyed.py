@@ -22,8 +22,8 @@ from reginventory.analysis.names import (
 #: ``sql/keyed/*.sql``, in dependency order: ``{source}`` is the schema of the snapshot views,
 #: ``{target}`` the schema being built (internal names only, never user input).
 KEYED_TABLES = (
-    "tags", "manifests", "layers", "index_children", "referrers", "repositories", "blob_refs",
-    "repo_blobs", "blob_revisions", "manifest_facts", "tag_facts", "layer_prefixes",
+    "tags", "manifests", "layers", "index_children", "referrers", "repositories", "blob_names",
+    "blob_refs", "repo_blobs", "blob_revisions", "manifest_facts", "tag_facts", "layer_prefixes",
     "layer_shares", "cascade_edges",
 )
 #: What each keyed table is built from.
@@ -34,6 +34,7 @@ KEYED_DEPENDS: dict[str, tuple[str, ...]] = {
     "index_children": (),
     "referrers": (),
     "repositories": ("tags", "manifests"),
+    "blob_names": ("manifests", "layers", "index_children"),
     "blob_refs": ("manifests", "layers", "index_children"),
     "repo_blobs": ("blob_refs",),
     "blob_revisions": ("repo_blobs",),

@@ -87,6 +87,12 @@ def test_across_repositories(inventory: Inventory, scenario: Scenario) -> None:
     ]
     registry = rows(inventory, "reclaimable", deletions=deletions, by="registry")
     assert registry[0]["repositories"] == ["team/app", "team/app-mirror"]
+    # by blob: the blobs of both repositories list both (sorted), the others their one owner
+    by_blob = rows(inventory, "reclaimable", deletions=deletions, by="blob")
+    shared = [r for r in by_blob if len(r["repositories"]) > 1]
+    assert [r["repositories"] for r in shared] == [["team/app", "team/app-mirror"]] * 3
+    assert sum(r["size"] for r in shared) == 620
+    assert [r["repositories"] for r in by_blob if r not in shared] == [["team/app"]] * 2
 
 
 def test_foreign_layers_never_count(inventory: Inventory, scenario: Scenario) -> None:

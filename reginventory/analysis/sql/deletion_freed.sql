@@ -9,16 +9,16 @@
 -- every row of keyed.blob_refs naming it comes from a deleted revision (blob_revisions.refs
 -- counts them all). Foreign layers are not stored by the registry and never count.
 CREATE OR REPLACE TEMP TABLE deletion_refs AS
-SELECT r.blob_key, count(*) AS refs,
-       min(CASE r.kind WHEN 'manifest' THEN 1 WHEN 'config' THEN 2 ELSE 3 END) AS kind_rank
+SELECT r.blob_key, count(*) AS refs
 FROM keyed.blob_refs AS r
 SEMI JOIN deletion_closure AS d ON d.repo_key = r.repo_key AND d.digest_key = r.digest_key
 GROUP BY r.blob_key;
 
 -- deletion_refs is a table first, so that the join below builds its hash table on it, the
--- smaller side; kind_rank: a manifest (1) before a config (2) before a layer (3)
+-- smaller side
 CREATE OR REPLACE TEMP TABLE deletion_freed AS
-SELECT b.crawl_key, b.blob_key, b.size, t.kind_rank
+-- owner_key: the one repository that references the blob, when there is one
+SELECT b.crawl_key, b.blob_key, b.size, CASE WHEN b.owners = 1 THEN b.owner_key END AS owner_key
 FROM keyed.blob_revisions AS b
 JOIN deletion_refs AS t ON t.blob_key = b.blob_key
 WHERE b.refs = t.refs AND NOT b."foreign";

@@ -15,8 +15,8 @@ UNION
 SELECT blob_key FROM keyed.blob_revisions WHERE "foreign";
 
 CREATE OR REPLACE TEMP TABLE deletion_freed AS
--- kind_rank is left to the reclaimable query, which names blobs only when asked by blob
-SELECT b.crawl_key, b.blob_key, b.size, NULL AS kind_rank
+-- owner_key: the one repository that references the blob, when there is one
+SELECT b.crawl_key, b.blob_key, b.size, CASE WHEN b.owners = 1 THEN b.owner_key END AS owner_key
 FROM keyed.blob_revisions AS b
 ANTI JOIN deletion_kept AS k ON k.blob_key = b.blob_key;
 

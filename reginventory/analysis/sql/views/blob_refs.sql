@@ -3,26 +3,12 @@
 -- The readable form of {target}.blob_refs (see there for the garbage collection semantics).
 -- Columns: registry, crawl_id, repository, digest (the manifest revision), blob_digest,
 -- kind (manifest | config | layer), size, foreign.
-WITH names AS (
-    SELECT crawl_key, digest_key AS blob_key, any_value(digest) AS blob_digest
-    FROM {target}.manifests GROUP BY ALL
-    UNION
-    SELECT crawl_key, config_key, any_value(config_digest)
-    FROM {target}.manifests WHERE config_digest IS NOT NULL GROUP BY ALL
-    UNION
-    SELECT crawl_key, layer_key, any_value(layer_digest) FROM {target}.layers GROUP BY ALL
-    UNION
-    SELECT crawl_key, child_key, any_value(child_digest) FROM {target}.index_children GROUP BY ALL
-),
-unique_names AS (
-    SELECT crawl_key, blob_key, any_value(blob_digest) AS blob_digest FROM names GROUP BY ALL
-),
-revisions AS (
+WITH revisions AS (
     SELECT DISTINCT crawl_key, crawl_id, repo_key, digest_key, digest FROM {target}.manifests
 )
-SELECT p.registry, v.crawl_id, p.repository, v.digest, n.blob_digest, r.kind, r.size, r."foreign"
+SELECT p.registry, v.crawl_id, p.repository, v.digest, n.digest AS blob_digest, r.kind, r.size, r."foreign"
 FROM {target}.blob_refs AS r
 JOIN {target}.repositories AS p ON p.crawl_key = r.crawl_key AND p.repo_key = r.repo_key
 JOIN revisions AS v
   ON v.crawl_key = r.crawl_key AND v.repo_key = r.repo_key AND v.digest_key = r.digest_key
-JOIN unique_names AS n ON n.crawl_key = r.crawl_key AND n.blob_key = r.blob_key
+JOIN {target}.blob_names AS n ON n.crawl_key = r.crawl_key AND n.blob_key = r.blob_key
