@@ -6,7 +6,7 @@
 -- share those layers): following it gives the lineage. Images are manifests of kind image
 -- with at least one layer, index children included; `tags` names them through their own tags
 -- or the tags of an index that lists them. Layer lists and their prefixes are compared
--- through 128-bit order-dependent fingerprints (two running sums of 64-bit hashes of each
+-- through 64-bit order-dependent fingerprints (a hash of the running sum of the hashes of each
 -- layer digest and position, the keyed table layer_prefixes), so the work grows with the
 -- layers, not with pairs of images.
 --
@@ -23,18 +23,18 @@
 --   derived_repositories BIGINT: distinct repositories holding those images
 WITH steps AS NOT MATERIALIZED (
     -- for each image and k, the fingerprint of its first k layers (n: all its layers)
-    SELECT digest_key, k, n, f1, f2 FROM keyed.layer_prefixes
+    SELECT digest_key, k, n, prefix FROM keyed.layer_prefixes
 ),
 chains AS MATERIALIZED (
     -- distinct layer lists; `chain` identifies one
-    SELECT row_number() OVER () AS chain, n, f1, f2
-    FROM (SELECT DISTINCT n, f1, f2 FROM steps WHERE k = n)
+    SELECT row_number() OVER () AS chain, n, prefix
+    FROM (SELECT DISTINCT n, prefix FROM steps WHERE k = n)
 ),
 edges AS MATERIALIZED (
     -- image `derived` builds on chain `base`: its first base_n layers are the base's layers
     SELECT b.chain AS base, b.n AS base_n, p.digest_key AS derived
     FROM steps AS p
-    JOIN chains AS b ON b.n = p.k AND b.f1 = p.f1 AND b.f2 = p.f2
+    JOIN chains AS b ON b.n = p.k AND b.prefix = p.prefix
     WHERE p.k < p.n
 ),
 derived AS (
@@ -47,7 +47,7 @@ derived AS (
 bases AS MATERIALIZED (
     SELECT s.digest_key, c.chain
     FROM steps AS s
-    JOIN chains AS c ON c.n = s.n AND c.f1 = s.f1 AND c.f2 = s.f2
+    JOIN chains AS c ON c.n = s.n AND c.prefix = s.prefix
     SEMI JOIN derived AS d ON d.base = c.chain
     WHERE s.k = s.n
 ),
