@@ -8,6 +8,7 @@ command loads every module.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from typing import Sequence
@@ -40,5 +41,10 @@ def load_commands(argv: Sequence[str] | None = None) -> None:
 
 
 def main() -> None:
+    # What the imports create lives until the process exits: the collector need not go through
+    # it while importing (~5% of the start), nor at every full collection of a long copy.
+    gc.disable()
     load_commands(sys.argv[1:])
+    gc.freeze()
+    gc.enable()
     app()

@@ -25,7 +25,6 @@ from typing import Any, Mapping
 
 from reginventory.client import mediatypes as mt
 from reginventory.client.digest import compute_like
-from reginventory.client.jws import verify_schema1_signatures
 from reginventory.client.manifest import (
     Descriptor,
     ImageConfig,
@@ -277,6 +276,9 @@ class ManifestV21(Manifest):
 
     def verify(self) -> bool | None:
         """Verify the JWS signatures (None when unsigned) and the digest of the payload."""
+        # Imported here: cryptography costs every start ~10 ms, and only schema1 needs it.
+        from reginventory.client.jws import verify_schema1_signatures
+
         verified = verify_schema1_signatures(self.raw)
         actual = compute_like(self.digest, schema1_payload(self.raw))
         if actual != self.digest:

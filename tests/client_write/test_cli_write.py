@@ -59,6 +59,21 @@ def test_copy_starts_without_the_inventory_libraries() -> None:
     assert "reginventory copy" in out and out.strip().endswith("heavy:")
 
 
+def test_copy_module_skips_httpx_cli_and_cryptography() -> None:
+    """Loading the copy command imports neither httpx's own command-line client (click, rich,
+    pygments) nor cryptography (schema1 signatures only); both still import when asked for."""
+    script = (
+        "import sys\n"
+        "from reginventory.cli.main import load_commands\n"
+        "load_commands(['copy'])\n"
+        "print('loaded:', ','.join(sorted({'httpx._main', 'cryptography', 'pygments'} & set(sys.modules))))\n"
+        "import httpx._main, reginventory.client.jws\n"
+        "print('later:', callable(httpx._main.main))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["loaded: ", "later: True"]
+
+
 @pytest.mark.parametrize("command", sorted({m: c for c, m in COMMANDS.items()}.values()))
 def test_the_entry_point_runs_each_module_s_commands_by_name(command: str) -> None:
     """With only the named command's module imported, the command still goes by its name
