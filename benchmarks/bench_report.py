@@ -147,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         help="no crawl totals cache (a first report); default: the cache of a weekly job, which "
              "knows every crawl but the newest",
     )
+    parser.add_argument(
+        "--phases", nargs="+", choices=list(PHASES), default=list(PHASES),
+        help="cold, warm or both (warm builds what the derived-table cache lacks, untimed)",
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--screenshot", help="also write a PNG of the first report's top (docs/report-screenshot.png)")
     args = parser.parse_args(argv)
@@ -167,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     for tags, data in sizes:
         label = f"{tags:,} tags" if tags else str(data)
         cache = {} if args.cold else previous_totals(data)
-        for phase in ("cold", "warm"):
+        for phase in args.phases:
             results = []
             if phase == "cold":
                 shutil.rmtree(derived_folder(data), ignore_errors=True)

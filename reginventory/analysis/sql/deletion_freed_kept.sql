@@ -7,10 +7,16 @@
 -- A blob (every blob of blob_revisions has at least one reference) is freed when no remaining
 -- revision references it. Foreign layers are not stored by the registry and never count: they
 -- join the blobs that stay.
+-- The remaining revisions are found among the manifests first (fewer rows than their
+-- references), then their references.
 CREATE OR REPLACE TEMP TABLE deletion_kept AS
 SELECT DISTINCT r.blob_key
 FROM keyed.blob_refs AS r
-ANTI JOIN deletion_closure AS d ON d.repo_key = r.repo_key AND d.digest_key = r.digest_key
+SEMI JOIN (
+    SELECT m.repo_key, m.digest_key
+    FROM keyed.manifests AS m
+    ANTI JOIN deletion_closure AS d ON d.repo_key = m.repo_key AND d.digest_key = m.digest_key
+) AS k ON k.repo_key = r.repo_key AND k.digest_key = r.digest_key
 UNION
 SELECT blob_key FROM keyed.blob_revisions WHERE "foreign";
 
