@@ -44,9 +44,11 @@ KEYED_DEPENDS: dict[str, tuple[str, ...]] = {
     "cascade_edges": ("manifests", "index_children", "referrers"),
     "layer_shares": ("layers", "manifests"),
 }
-#: The keyed tables of the previous crawl loaded into memory when a query reads them through
-#: ``history_keyed`` (growth compares with that crawl by default); the rest stay views.
-PREVIOUS_TABLES = ("tags", "repo_blobs")
+#: The keyed tables of the previous crawl loaded (attached from the derived cache, which keeps
+#: the newest crawls, or built in memory) when a query reads them through ``history_keyed``:
+#: growth compares with that crawl by default, untagged looks back at its tags and indexes.
+#: The rest, and older crawls, stay views over the Parquet files.
+PREVIOUS_TABLES = ("tags", "repo_blobs", "manifests", "index_children")
 #: ``sql/views/*.sql``: readable views (digest strings) over the keyed tables.
 READABLE_VIEWS = ("blob_refs", "blobs", "manifest_facts")
 
