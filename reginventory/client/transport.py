@@ -25,6 +25,7 @@ from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exception
 from reginventory import __version__
 from reginventory.client.auth import is_loopback
 from reginventory.client.reference import split_registry_url
+from reginventory.client.startup import wait_for_ca_stores
 
 USER_AGENT = f"reginventory/{__version__}"
 #: Requests in flight per registry by default: distribution on 2 cores peaks near 8-16.
@@ -62,8 +63,8 @@ class TLSOptions:
 
     def aiohttp_ssl(self) -> ssl.SSLContext | bool:
         """What aiohttp's connector gets: ``True`` (aiohttp's own verified context, with the system
-        CA store it already loaded when imported, ~70 ms saved at start) for the default options,
-        this options' context otherwise."""
+        CA store loaded beside the start: see :mod:`reginventory.client.startup`) for the default
+        options, this options' context otherwise."""
         return True if self == TLSOptions() else self.ssl_context()
 
     def _build_ssl_context(self) -> ssl.SSLContext:
@@ -211,6 +212,7 @@ class RegistryTransport(AiohttpTransport):
 
     def get_client(self) -> ClientSession:
         """The aiohttp session: a TCP connector with the TLS settings and the connection limit."""
+        wait_for_ca_stores()  # aiohttp's default contexts are used for ssl=True
         limit = {"limit": self.limits.max_connections} if self.limits.max_connections is not None else {}
         connector = aiohttp.TCPConnector(keepalive_timeout=self.limits.keepalive_expiry, ssl=self.tls.aiohttp_ssl(), **limit)
         return ClientSession(connector=connector)

@@ -61,17 +61,23 @@ def test_copy_starts_without_the_inventory_libraries() -> None:
 
 def test_copy_module_skips_httpx_cli_and_cryptography() -> None:
     """Loading the copy command imports neither httpx's own command-line client (click, rich,
-    pygments) nor cryptography (schema1 signatures only); both still import when asked for."""
+    pygments) nor cryptography (schema1 signatures only); both still import when asked for.
+    aiohttp's default SSL contexts get the system CA store (loaded beside the start)."""
     script = (
-        "import sys\n"
+        "import sys, ssl\n"
         "from reginventory.cli.main import load_commands\n"
         "load_commands(['copy'])\n"
         "print('loaded:', ','.join(sorted({'httpx._main', 'cryptography', 'pygments'} & set(sys.modules))))\n"
         "import httpx._main, reginventory.client.jws\n"
         "print('later:', callable(httpx._main.main))\n"
+        "from reginventory.client.startup import wait_for_ca_stores\n"
+        "from aiohttp import connector\n"
+        "wait_for_ca_stores()\n"
+        "stores = {c.cert_store_stats()['x509_ca'] for c in (connector._SSL_CONTEXT_VERIFIED, connector._SSL_CONTEXT_UNVERIFIED)}\n"
+        "print('stores:', stores == {ssl.create_default_context().cert_store_stats()['x509_ca']}, 'set_default_verify_paths' in vars(ssl.SSLContext))\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
-    assert out.splitlines() == ["loaded: ", "later: True"]
+    assert out.splitlines() == ["loaded: ", "later: True", "stores: True False"]
 
 
 @pytest.mark.parametrize("command", sorted({m: c for c, m in COMMANDS.items()}.values()))
