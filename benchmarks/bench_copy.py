@@ -160,6 +160,12 @@ def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> Measure:
     return Measure(elapsed, usage.ru_utime, usage.ru_stime, peak_kib / 1024)
 
 
+def print_run(round_: int, name: str, m: Measure, dst: bool = True) -> None:
+    """One line per run, as it ends (the summary gives medians; this shows the spread)."""
+    registries = f"src + dst registry CPU {m.src_cpu:4.2f} + {m.dst_cpu:4.2f} s" if dst else f"src registry CPU {m.src_cpu:4.2f} s"
+    print(f"  round {round_ + 1}: {name:<18} {m.seconds:6.2f} s, CPU {m.user + m.system:5.2f} s, {registries}", flush=True)
+
+
 def compile_package() -> None:
     """Byte-compile reginventory as an installed wheel is (pip compiles at install).
 
@@ -218,8 +224,9 @@ def main() -> None:
                         else:
                             cmd = [*reginventory_cli(), "copy", f"{src.host}/bench/img:v1", f"{dst.host}/bench/img:v1"]
                         assert src.proc is not None and dst.proc is not None
-                        results.setdefault(f"{tool} copy, registry -> registry", []).append(
-                            run_beside(cmd, env, src.proc.pid, dst.proc.pid))
+                        measure = run_beside(cmd, env, src.proc.pid, dst.proc.pid)
+                        results.setdefault(f"{tool} copy, registry -> registry", []).append(measure)
+                        print_run(round_, f"{tool} copy", measure)
                     check = subprocess.run([SKOPEO, "inspect", "--raw", "--tls-verify=false",
                                             f"docker://{dst_rg.host}/bench/img:v1"], capture_output=True, env=env, check=True)
                     same = same and "sha256:" + hashlib.sha256(check.stdout).hexdigest() == digest
@@ -233,7 +240,9 @@ def main() -> None:
                         cmd = [*reginventory_cli(), "pull", f"{src.host}/bench/img:v1", str(out)]
                         name = "reginventory pull, registry -> filebasename cache"
                     assert src.proc is not None
-                    results.setdefault(name, []).append(run_beside(cmd, env, src.proc.pid, src.proc.pid))
+                    measure = run_beside(cmd, env, src.proc.pid, src.proc.pid)
+                    results.setdefault(name, []).append(measure)
+                    print_run(round_, name.split(",")[0], measure, dst=False)
                     shutil.rmtree(out, ignore_errors=True)
                 shutil.rmtree(work / f"sk{round_}", ignore_errors=True)
                 shutil.rmtree(work / f"rg{round_}", ignore_errors=True)
