@@ -58,6 +58,25 @@ def test_readable_blob_views(scenario: Scenario) -> None:
         assert set(refs["blob_digest"]) == children
 
 
+def test_every_referenced_blob_is_named_once(scenario: Scenario) -> None:
+    """keyed.blob_names (what reclaimable by blob and the blob_refs view name blobs with) holds
+    every blob a manifest references, once, and the readable view loses no reference."""
+    with open_inventory(scenario.root) as inv:
+        counts = inv.sql(
+            "SELECT (SELECT count(*) FROM keyed.blob_names) AS names, "
+            "(SELECT count(DISTINCT blob_key) FROM keyed.blob_names) AS named_keys, "
+            "(SELECT count(DISTINCT blob_key) FROM keyed.blob_refs) AS referenced, "
+            "(SELECT count(*) FROM keyed.blob_refs) AS keyed_refs, "
+            "(SELECT count(*) FROM blob_refs) AS readable_refs"
+        ).iloc[0]
+        assert counts["names"] == counts["named_keys"] == counts["referenced"] > 0
+        assert counts["keyed_refs"] == counts["readable_refs"]
+        kinds = dict(inv.sql("SELECT digest, kind FROM keyed.blob_names").itertuples(index=False))
+        assert kinds[scenario.digest("cli_idx")] == "manifest"
+        assert kinds[scenario.digest("cli_amd")] == "manifest"  # an index child
+        assert kinds[scenario.model.blob("win", 0).digest] == "layer"
+
+
 def test_unknown_crawl_lists_the_committed_ones(scenario: Scenario) -> None:
     with pytest.raises(SnapshotError, match="no committed crawl 'c9'; committed crawls: c1, c2"):
         open_inventory(scenario.root, crawl="c9")
