@@ -171,7 +171,8 @@ def expand_deletions(con: duckdb.DuckDBPyConnection, requested: pa.Table, *, exp
 
 
 def load_freed(con: duckdb.DuckDBPyConnection, *, from_kept: bool | None = None) -> None:
-    """Fill ``deletion_freed`` with what deleting ``deletion_closure`` frees, once per set.
+    """Fill ``deletion_freed`` with what deleting ``deletion_closure`` frees, once per set, and
+    ``deletion_freed_repositories`` with the repositories that referenced each freed blob.
 
     A blob is freed when every reference to it comes from a deleted revision. When the closure
     holds at most half of the manifest revisions, the deleted revisions' references are counted
@@ -189,6 +190,7 @@ def load_freed(con: duckdb.DuckDBPyConnection, *, from_kept: bool | None = None)
         from_kept = _count(con) * 2 > manifests
     script = "deletion_freed_kept.sql" if from_kept else "deletion_freed.sql"
     con.execute((SQL_DIR / script).read_text()).fetchall()
+    con.execute((SQL_DIR / "deletion_freed_repositories.sql").read_text()).fetchall()
     con.execute(f"INSERT INTO {DELETION_FREED}_source VALUES (?)", [closure]).fetchall()
 
 

@@ -232,7 +232,7 @@ def configure_session(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"CREATE OR REPLACE TEMP TABLE {DELETION_FREED}_source (fingerprint VARCHAR)")
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {DELETION_FREED} "
-        "(crawl_key UBIGINT, blob_key UBIGINT, size BIGINT, owner_key UBIGINT)"
+        "(crawl_key UBIGINT, blob_key UBIGINT, size BIGINT, owner_key UBIGINT, owned_size BIGINT)"
     )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {DELETION_FREED}_repositories "

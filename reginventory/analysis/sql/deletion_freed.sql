@@ -1,6 +1,6 @@
 -- What garbage collection frees once deletion_closure is deleted, counted from the deleted side:
--- fills deletion_freed (one row per freed blob) and deletion_freed_repositories (each freed blob
--- with each repository that referenced it, and its size). reginventory.analysis.deletions.load_freed
+-- fills deletion_freed (one row per freed blob; sql/deletion_freed_repositories.sql adds the
+-- repositories that referenced each). reginventory.analysis.deletions.load_freed
 -- runs it when the closure holds at most half of the manifest revisions (otherwise
 -- deletion_freed_kept.sql, which gives the same rows from the remaining side).
 --
@@ -17,17 +17,12 @@ GROUP BY r.blob_key;
 -- deletion_refs is a table first, so that the join below builds its hash table on it, the
 -- smaller side
 CREATE OR REPLACE TEMP TABLE deletion_freed AS
--- owner_key: the one repository that references the blob, when there is one
-SELECT b.crawl_key, b.blob_key, b.size, CASE WHEN b.owners = 1 THEN b.owner_key END AS owner_key
+-- owner_key: the one repository that references the blob, when there is one (owned_size: its
+-- size there)
+SELECT b.crawl_key, b.blob_key, b.size, CASE WHEN b.owners = 1 THEN b.owner_key END AS owner_key,
+       b.owned_size
 FROM keyed.blob_revisions AS b
 JOIN deletion_refs AS t ON t.blob_key = b.blob_key
 WHERE b.refs = t.refs AND NOT b."foreign";
-
--- a freed blob loses every reference: the repositories that referenced it are all those of
--- repo_blobs, with its size there
-CREATE OR REPLACE TEMP TABLE deletion_freed_repositories AS
-SELECT r.repo_key, r.blob_key, r.size
-FROM keyed.repo_blobs AS r
-SEMI JOIN deletion_freed AS f ON f.blob_key = r.blob_key;
 
 DROP TABLE deletion_refs;

@@ -1,8 +1,8 @@
 -- What garbage collection frees once deletion_closure is deleted, worked out from the remaining
--- side: fills deletion_freed (one row per freed blob) and deletion_freed_repositories, the same
--- rows as deletion_freed.sql. reginventory.analysis.deletions.load_freed runs it when the
--- closure holds more than half of the manifest revisions: the remaining revisions' references
--- are then the fewer rows, and every join below builds its hash table on what stays.
+-- side: fills deletion_freed (one row per freed blob), the same rows as deletion_freed.sql.
+-- reginventory.analysis.deletions.load_freed runs it when the closure holds more than half of
+-- the manifest revisions: the remaining revisions' references are then the fewer rows, and
+-- every join below builds its hash table on what stays.
 --
 -- A blob (every blob of blob_revisions has at least one reference) is freed when no remaining
 -- revision references it. Foreign layers are not stored by the registry and never count: they
@@ -21,16 +21,11 @@ UNION
 SELECT blob_key FROM keyed.blob_revisions WHERE "foreign";
 
 CREATE OR REPLACE TEMP TABLE deletion_freed AS
--- owner_key: the one repository that references the blob, when there is one
-SELECT b.crawl_key, b.blob_key, b.size, CASE WHEN b.owners = 1 THEN b.owner_key END AS owner_key
+-- owner_key: the one repository that references the blob, when there is one (owned_size: its
+-- size there)
+SELECT b.crawl_key, b.blob_key, b.size, CASE WHEN b.owners = 1 THEN b.owner_key END AS owner_key,
+       b.owned_size
 FROM keyed.blob_revisions AS b
 ANTI JOIN deletion_kept AS k ON k.blob_key = b.blob_key;
-
--- a freed blob loses every reference: the repositories that referenced it are all those of
--- repo_blobs, and its size there is its size
-CREATE OR REPLACE TEMP TABLE deletion_freed_repositories AS
-SELECT r.repo_key, r.blob_key, r.size
-FROM keyed.repo_blobs AS r
-ANTI JOIN deletion_kept AS k ON k.blob_key = r.blob_key;
 
 DROP TABLE deletion_kept;
