@@ -12,9 +12,7 @@ import pytest
 from reginventory import Registry, RegistryClient
 from reginventory.client.credentials import Credentials
 from reginventory.client.manifest import IndexManifest
-from reginventory.client.transport import TLSOptions
 from reginventory.errors import NotFoundError, PlatformNotFoundError, RegistryUnavailableError, UnauthorizedError
-from reginventory.client.platform import parse_platform
 
 
 def skopeo_raw(server: Any, repository: str, reference: str) -> bytes:

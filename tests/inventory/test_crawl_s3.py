@@ -4,7 +4,6 @@ incremental crawl against moto's S3 server on loopback (pyarrow's S3 filesystem)
 from __future__ import annotations
 
 import asyncio
-from typing import Iterator
 
 import pytest
 from crawl_helpers import Seeded
