@@ -18,7 +18,7 @@ When the cache is read and written (:func:`cache_mode`):
   --no-derived``) and then keeps only the folders of the newest :data:`KEEP_CRAWLS` committed
   crawls of the registry (:func:`prune`);
 - an open reads the files that exist, and writes them only when asked (``cache=True`` or
-  ``REGINVENTORY_DERIVED_CACHE=1``): at 1M tags they take about 890 MB per crawl, which a read
+  ``REGINVENTORY_DERIVED_CACHE=1``): at 1M tags they take about 960 MB per crawl, which a read
   of someone's snapshot folder should not write uninvited;
 - ``REGINVENTORY_DERIVED_CACHE=0`` turns the cache off: no read, no write, no crawl build
   (``cache=False`` turns it off for one open).

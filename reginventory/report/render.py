@@ -43,7 +43,7 @@ SCRIPT_ASSET = "report.js"
 #: Rows of each table in the Markdown report (for chat, pull requests and CI logs).
 MARKDOWN_ROWS = 10
 FORMATS = ("html", "md")
-#: CSV files of cut tables written at once (the machine's cores, at most).
+#: Pieces of a CSV file formatted at once (the machine's cores, at most); files are written one at a time.
 CSV_THREADS = min(4, os.cpu_count() or 1)
 #: Rows of a CSV file formatted as one piece.
 CSV_PIECE_ROWS = 100_000

@@ -23,8 +23,7 @@ SELECT blob_key FROM keyed.blob_revisions WHERE "foreign";
 CREATE OR REPLACE TEMP TABLE deletion_freed AS
 -- owner_key: the one repository that references the blob, when there is one (owned_size: its
 -- size there)
-SELECT b.crawl_key, b.blob_key, b.size, CASE WHEN b.owners = 1 THEN b.owner_key END AS owner_key,
-       b.owned_size
+SELECT b.crawl_key, b.blob_key, b.size, b.owner_key, b.owned_size
 FROM keyed.blob_revisions AS b
 ANTI JOIN deletion_kept AS k ON k.blob_key = b.blob_key;
 

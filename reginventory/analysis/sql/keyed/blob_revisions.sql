@@ -5,10 +5,12 @@
 -- deleted revisions' rows the same way, so a blob is freed when the two counts are equal.
 -- `owners` counts the repositories that reference it as a stored blob (repo_sizes' unique
 -- bytes), `size` is its largest recorded size (the stored bytes of crawl_totals). For a blob
--- with one owner, `owner_key` is that repository and `owned_size` its size there.
+-- with one owner, `owner_key` is that repository and `owned_size` its size there (otherwise
+-- owner_key is null).
 SELECT crawl_key, blob_key, CAST(sum(refs) AS BIGINT) AS refs, bool_or("foreign") AS "foreign",
        count(*) FILTER (WHERE NOT "foreign") AS owners, max(size) AS size,
-       min(repo_key) FILTER (WHERE NOT "foreign") AS owner_key,
+       CASE WHEN count(*) FILTER (WHERE NOT "foreign") = 1
+           THEN min(repo_key) FILTER (WHERE NOT "foreign") END AS owner_key,
        max(size) FILTER (WHERE NOT "foreign") AS owned_size
 FROM {target}.repo_blobs
 GROUP BY crawl_key, blob_key
