@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator, Awaitable, Callable, Iterable
 
+from reginventory.client import bulk
 from reginventory.client.blob_cache import READ_PIECE_SIZE, BlobCache
 from reginventory.client.manifest import (
     Descriptor,
@@ -182,7 +183,10 @@ def blob_stream(client: RegistryClient, repository: str, digest: str, offset: in
 
 def registry_source(client: RegistryClient, repository: str, blob: BlobRef) -> BlobSource:
     """A BlobSource streaming a blob from a registry."""
-    return BlobSource(blob.digest, blob.size, lambda: blob_stream(client, repository, blob.digest))
+    return BlobSource(
+        blob.digest, blob.size, lambda: blob_stream(client, repository, blob.digest),
+        direct=lambda: client.blocking_blob_get(repository, blob.digest),
+    )
 
 
 def file_source(path: Path, blob: BlobRef) -> BlobSource:
@@ -196,8 +200,11 @@ def file_source(path: Path, blob: BlobRef) -> BlobSource:
         finally:
             f.close()
 
+    async def direct() -> bulk.FileSource:
+        return bulk.FileSource(path)
+
     size = blob.size if blob.size is not None else path.stat().st_size
-    return BlobSource(blob.digest, size, stream)
+    return BlobSource(blob.digest, size, stream, direct)
 
 
 def same_registry(a: RegistryClient, b: RegistryClient) -> bool:

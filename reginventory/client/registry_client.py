@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, NamedTuple, TypeVar, Union
 
@@ -18,6 +19,7 @@ import aiohttp
 import httpx
 from httpx_aiohttp.transport import map_aiohttp_exceptions
 
+from reginventory.client import bulk
 from reginventory.client import mediatypes as mt
 from reginventory.client.auth import RegistryAuth
 from reginventory.client.credentials import Credentials, resolve_credentials
@@ -526,6 +528,24 @@ class RegistryClient:
             return None
         await response.aclose()
         return int(response.headers.get("content-length") or 0)
+
+    def known_authorization(self, url: httpx.URL, method: str) -> tuple[bool, str | None]:
+        """(known, value): the ``Authorization`` a ``method`` request to ``url`` carries now, with
+        no I/O (see :meth:`RegistryAuth.known_authorization`); none for another host."""
+        if (url.scheme, url.host, url.port) != (self._base.scheme, self._base.host, self._base.port):
+            return True, None
+        return self.auth.known_authorization(self._base, urllib.parse.unquote(url.path), method)
+
+    async def blocking_blob_get(self, repository: str, digest: str) -> bulk.HttpSource | None:
+        """What a worker thread needs to GET a blob itself (see :mod:`reginventory.client.bulk`),
+        within the rate limit; None while the auth lacks a token for it."""
+        url = self._base.join(f"/v2/{repository}/blobs/{digest}")
+        known, authorization = self.known_authorization(url, "GET")
+        if not known:
+            return None
+        await self.limiter.acquire()
+        self.requests += 1
+        return bulk.HttpSource(str(url), authorization, self.tls)
 
     async def stream_blob(
         self, repository: str, digest: str, *, offset: int = 0, chunk_size: int | None = None

@@ -52,6 +52,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 
 import httpx
 
+from reginventory.client import bulk
 from reginventory.client import mediatypes as mt
 from reginventory.client.auth import EXTRA_SCOPES
 from reginventory.client.digest import hasher_for, sha256_digest
@@ -183,11 +184,16 @@ class StreamDigest:
 
 @dataclass(frozen=True)
 class BlobSource:
-    """Where a blob's bytes come from: ``open()`` starts a fresh stream (called again on retry)."""
+    """Where a blob's bytes come from: ``open()`` starts a fresh stream (called again on retry).
+
+    ``direct``, when given, says how a worker thread can read the same bytes itself (see
+    :mod:`reginventory.client.bulk`), or None when it cannot right now.
+    """
 
     digest: str
     size: int | None
     open: Callable[[], AsyncIterator[bytes]]
+    direct: Callable[[], Awaitable[bulk.Source | None]] | None = None
 
 
 def bytes_source(data: bytes, digest: str | None = None) -> BlobSource:
@@ -376,6 +382,10 @@ class RegistryWriter:
         self.chunk_size = chunk_size
         self._foreign: httpx.AsyncClient | None = None
         self._spare_sessions: dict[str, list[httpx.URL]] = {}
+        #: Large blobs moved by a worker thread (see :meth:`_upload_threaded`), and those it
+        #: handed back to the async path.
+        self.threaded_uploads = 0
+        self.threaded_fallbacks = 0
 
     async def aclose(self) -> None:
         """Cancel unused upload sessions and close the client for foreign Locations."""
@@ -511,6 +521,11 @@ class RegistryWriter:
         if location is None:
             location = await self.start_upload(repository)
             assert location is not None
+        if source.size > MONOLITHIC_MAX_BYTES and source.direct is not None:
+            moved = await self._upload_threaded(repository, source, location, context)
+            if moved is None:
+                return digest
+            location = moved
         verifier = StreamDigest(digest)
         stream = source.open()
         reader = _SourceReader(stream, verifier)
@@ -566,6 +581,57 @@ class RegistryWriter:
                     await aclose()
                 except Exception:  # noqa: BLE001 - closing a failed source
                     pass
+
+    async def _upload_threaded(
+        self, repository: str, source: BlobSource, location: httpx.URL, context: dict[str, Any]
+    ) -> httpx.URL | None:
+        """Move a large blob by a worker thread (:func:`bulk.upload`) and commit it; None when
+        done. When the thread cannot serve (:class:`bulk.NotServed`), the session's Location for
+        the async path instead: the same one when no byte was sent, else a new session (the old
+        one is cancelled). A digest or size mismatch raises, as on the async path."""
+        assert source.direct is not None and source.size is not None
+        spec = await source.direct()
+        known, authorization = self.client.known_authorization(location, "PATCH")
+        if spec is None or not known:
+            return location
+        verifier = StreamDigest(source.digest)
+        target = bulk.UploadTarget(str(location), self.client.base_url, authorization, self.client.tls, self.chunk_size)
+        interrupt = bulk.Interrupt()
+        moving = asyncio.get_running_loop().run_in_executor(
+            None, bulk.upload, spec, source.size, target, verifier, interrupt
+        )
+        try:
+            uploaded = await moving
+        except asyncio.CancelledError:
+            interrupt.set()  # the thread stops at once; the registry purges the session
+            raise
+        except bulk.NotServed as exc:
+            self.threaded_fallbacks += 1
+            if not exc.sent:
+                return location
+            await self._cancel_upload(httpx.URL(exc.location or str(location)), repository)
+            fresh = await self.start_upload(repository)
+            assert fresh is not None
+            return fresh
+        last = httpx.URL(uploaded.location)
+        try:
+            if uploaded.longer:
+                raise DigestMismatchError(f"blob source has more than its {source.size} bytes", **context)
+            self._check_size(source, verifier, context)
+            await verifier.check(**context)
+            await self._done(
+                await self._send(
+                    "PUT", with_digest(last, source.digest), repository=repository, reference=source.digest,
+                    ok=(201, 204), headers={"Content-Length": "0"},
+                )
+            )
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            await self._cancel_upload(last, repository)
+            raise
+        self.threaded_uploads += 1
+        return None
 
     @staticmethod
     def _check_size(source: BlobSource, verifier: StreamDigest, context: dict[str, Any]) -> None:
