@@ -34,6 +34,7 @@ from reginventory.client.transport import (
     READ_TIMEOUT_SECONDS,
     USER_AGENT,
     TLSOptions,
+    origin,
 )
 
 #: Bytes read, hashed and sent per step: large enough that the per-step work vanishes, small
@@ -135,10 +136,6 @@ class Uploaded:
     longer: bool
 
 
-def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
-    return url.scheme, url.host, url.port
-
-
 def _connect(url: httpx.URL, tls: TLSOptions, interrupt: Interrupt) -> http.client.HTTPConnection:
     if url.scheme == "https":
         connection: http.client.HTTPConnection = http.client.HTTPSConnection(
@@ -168,14 +165,14 @@ class _Connections:
         self._open: dict[tuple[str, str, int | None], http.client.HTTPConnection] = {}
 
     def get(self, url: httpx.URL) -> http.client.HTTPConnection:
-        key = _origin(url)
+        key = origin(url)
         if key not in self._open:
             self._open[key] = _connect(url, self.tls, self.interrupt)
         return self._open[key]
 
     def drop(self, url: httpx.URL) -> None:
         """Close the connection to ``url``'s origin (an answer left unread would spoil it)."""
-        connection = self._open.pop(_origin(url), None)
+        connection = self._open.pop(origin(url), None)
         if connection is not None:
             connection.close()
 
@@ -195,7 +192,7 @@ def _open_get(source: HttpSource, connections: _Connections) -> http.client.HTTP
     url = registry
     for _ in range(MAX_REDIRECTS + 1):
         headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
-        if source.authorization is not None and _origin(url) == _origin(registry):
+        if source.authorization is not None and origin(url) == origin(registry):
             headers["Authorization"] = source.authorization
         connection = connections.get(url)
         connection.request("GET", _target(url), headers=headers)
@@ -226,7 +223,7 @@ def _patch(
         "Content-Range": f"{offset}-{offset + length - 1}",
         "Content-Length": str(length),
     }
-    if target.authorization is not None and _origin(url) == _origin(httpx.URL(target.base_url)):
+    if target.authorization is not None and origin(url) == origin(httpx.URL(target.base_url)):
         headers["Authorization"] = target.authorization
     for name, value in headers.items():
         connection.putheader(name, value)

@@ -53,6 +53,7 @@ from reginventory.client.transport import (
     make_http_client,
     iter_received,
     make_transport,
+    origin,
     resolve_base_url,
     retry_after_seconds,
 )
@@ -532,7 +533,7 @@ class RegistryClient:
     def known_authorization(self, url: httpx.URL, method: str) -> tuple[bool, str | None]:
         """(known, value): the ``Authorization`` a ``method`` request to ``url`` carries now, with
         no I/O (see :meth:`RegistryAuth.known_authorization`); none for another host."""
-        if (url.scheme, url.host, url.port) != (self._base.scheme, self._base.host, self._base.port):
+        if origin(url) != origin(self._base):
             return True, None
         return self.auth.known_authorization(self._base, urllib.parse.unquote(url.path), method)
 

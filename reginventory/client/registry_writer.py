@@ -6,7 +6,10 @@
   blobs up to :data:`MONOLITHIC_MAX_BYTES`, and a chunked upload for larger ones: PATCHes with
   ``Content-Range`` of at most ``chunk_size`` bytes, each body streamed straight from the source
   (a registry GET or a file), then an empty PUT ``?digest=``. Bytes are hashed as they pass
-  and the closing PUT is only sent when they match the digest.
+  and the closing PUT is only sent when they match the digest. A large blob whose source says
+  how to read it directly (``BlobSource.direct``: a registry GET, a file) is moved by a worker
+  thread over blocking sockets (:mod:`reginventory.client.bulk`); what the thread cannot serve
+  goes through the async path.
 - ``Location`` is resolved against the URL of the request that returned it (relative or absolute),
   its query (the upload state) is kept verbatim and ``digest=`` appended with ``&``. A Location on
   another host gets no ``Authorization`` header (the credentials are the registry's, not the
@@ -65,7 +68,7 @@ from reginventory.client.manifest import (
 )
 from reginventory.client.reference import SHA256_RE, validate_digest, validate_repository, validate_tag
 from reginventory.client.registry_client import MAX_ERROR_BYTES, RegistryClient, redact
-from reginventory.client.transport import make_http_client
+from reginventory.client.transport import make_http_client, origin
 from reginventory.errors import (
     DigestMismatchError,
     ForbiddenError,
@@ -407,7 +410,7 @@ class RegistryWriter:
 
     def _same_origin(self, url: httpx.URL) -> bool:
         base = httpx.URL(self.client.base_url)
-        return (url.scheme, url.host, url.port) == (base.scheme, base.host, base.port)
+        return origin(url) == origin(base)
 
     async def _send(
         self,

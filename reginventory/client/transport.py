@@ -45,6 +45,11 @@ LARGE_BODY_RECV_BYTES = 1024 * 1024
 
 
 
+def origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    """A URL's origin (scheme, host, port): credentials go to the registry's origin only."""
+    return url.scheme, url.host, url.port
+
+
 @dataclass(frozen=True)
 class TLSOptions:
     """TLS settings: verification is on unless ``no_verify``; ``ca_bundle`` adds trusted CAs;
