@@ -4,7 +4,9 @@ case, a fake server for what only a misbehaving one does (redirects, wrong or cu
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import signal
 import threading
 from pathlib import Path
 from typing import Any, Callable
@@ -250,3 +252,36 @@ def test_an_interrupt_stops_a_thread_blocked_on_a_silent_source(registry: Any, m
         release.set()
     assert stopped
     assert len(outcome) == 1 and isinstance(outcome[0], bulk.NotServed) and not outcome[0].sent
+
+
+def test_ctrl_c_during_a_threaded_copy_does_not_wait_for_the_source(registry: Any, make_repo: Callable[[], str]) -> None:
+    """A real SIGINT while the thread waits on a silent source: the copy ends (the thread's
+    sockets are shut down) while the source still holds its answer back."""
+    repo = make_repo()
+    digest = sha256_digest(b"held back")
+    asked, release = threading.Event(), threading.Event()
+    answered_by_itself: list[bool] = []
+
+    def stall(seen: Seen) -> Reply:
+        asked.set()
+        answered_by_itself.append(not release.wait(60))
+        return Reply(500)
+
+    def interrupt_when_asked() -> None:
+        if asked.wait(30):
+            os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C
+
+    with FakeRegistry() as fake:
+        fake.route("GET", f"/v2/team/app/blobs/{digest}", stall)
+
+        async def go(dst: RegistryClient) -> None:
+            async with RegistryClient(fake.url, use_docker_config=False) as src:
+                async with RegistryWriter(dst, chunk_size=CHUNK) as writer:
+                    await writer.push_blob(repo, registry_source(src, "team/app", BlobRef(digest, SIZE)))
+
+        threading.Thread(target=interrupt_when_asked, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt):
+            run(go, registry.url)
+        held = not answered_by_itself  # the source has not answered: nothing waited for it
+        release.set()
+    assert asked.is_set() and held
