@@ -3,9 +3,10 @@
 The source is a registry GET or a file; the sink is the PATCH requests of an upload session. The
 thread loops ``readinto`` -> ``hash`` -> ``sendall`` over one reused 1 MiB buffer, so a blob costs
 the hash, the kernel's copies and about nothing else. The async pipeline pays the event loop,
-httpx and aiohttp for every piece on top (measured on a 512 MiB blob between two local
-registries: 2.9 CPU-s against 1.9), which on a loaded machine is what separates a copy from
-skopeo's. hashlib and socket calls release the GIL, so several blobs move in parallel.
+httpx and aiohttp for every piece on top: ``benchmarks/bench_upload_paths.py`` measures the
+thread at 0.86x the client CPU of the async path on a 512 MiB blob, and on two cores shared with
+both registries, CPU is what a copy's speed is made of. hashlib and socket calls release the GIL,
+so several blobs move in parallel.
 
 The thread serves the plain case only, with what the async client already holds: the
 ``Authorization`` it knows (:meth:`RegistryAuth.known_authorization`) and the TLS context of its
