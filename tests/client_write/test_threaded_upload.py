@@ -166,6 +166,25 @@ def test_wrong_bytes_are_never_committed_and_not_fetched_again(registry: Any, ma
     assert not access_log(registry, "PUT", f"{repo}/blobs/uploads/.*digest=")
 
 
+@pytest.mark.parametrize("extra", [0, 7, -7])
+def test_a_chunked_source_is_moved_and_its_length_checked(registry: Any, make_repo: Callable[[], str], extra: int) -> None:
+    """No Content-Length (chunked, as behind some proxies): the thread moves the bytes and checks
+    the length itself; a source longer or shorter than the descriptor is never committed."""
+    data, repo = _data(9), make_repo()
+    digest = sha256_digest(data)
+    body = data + b"x" * extra if extra >= 0 else data[:extra]
+    with FakeRegistry() as fake:
+        _fake_source(fake, digest, lambda seen: Reply(200, {}, body, chunked=True))
+        if extra:
+            with pytest.raises(DigestMismatchError, match="more than its|bytes, its descriptor says"):
+                _copy_from_fake(fake, registry, repo, digest)
+            assert fake.counts == (0, 0)  # type: ignore[attr-defined]
+            assert not access_log(registry, "PUT", f"{repo}/blobs/uploads/.*digest=")
+            return
+        assert _copy_from_fake(fake, registry, repo, digest) == ("uploaded", 1, 0)
+    assert run(lambda c: c.get_blob(repo, digest, 2 * SIZE), registry.url) == data
+
+
 def test_a_cut_source_falls_back_to_the_async_path_on_a_new_session(registry: Any, make_repo: Callable[[], str]) -> None:
     data, repo = _data(7), make_repo()
     digest = sha256_digest(data)

@@ -22,6 +22,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     truncate_to: int | None = None  # send only this many body bytes, then close
+    chunked: bool = False  # send the body with Transfer-Encoding: chunked (no Content-Length)
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,8 @@ class FakeRegistry:
                 reply = handler(seen) if handler else Reply(404, {"Content-Type": "application/json"},
                                                              b'{"errors":[{"code":"NAME_UNKNOWN","message":"no route"}]}')
                 self.send_response(reply.status)
-                headers = {"Content-Length": str(len(reply.body)), **reply.headers}
+                framing = {"Transfer-Encoding": "chunked"} if reply.chunked else {"Content-Length": str(len(reply.body))}
+                headers = {**framing, **reply.headers}
                 for key, value in headers.items():
                     self.send_header(key, value)
                 if reply.truncate_to is not None:
@@ -68,7 +70,13 @@ class FakeRegistry:
                 self.end_headers()
                 if self.command != "HEAD":
                     body = reply.body if reply.truncate_to is None else reply.body[: reply.truncate_to]
-                    self.wfile.write(body)
+                    if reply.chunked:
+                        for start in range(0, len(body), 1 << 20):
+                            piece = body[start : start + (1 << 20)]
+                            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                        self.wfile.write(b"0\r\n\r\n")
+                    else:
+                        self.wfile.write(body)
                 if reply.truncate_to is not None:
                     self.wfile.flush()
                     self.close_connection = True
