@@ -210,6 +210,11 @@ class RegistryAuth(httpx.Auth):
             return False, None
         return True, f"Bearer {token.value}"
 
+    async def authorize(self, request: httpx.Request) -> None:
+        """Give ``request`` the ``Authorization`` it needs now, fetching a token if the one for
+        its scope is missing or about to expire (no request is sent to the registry)."""
+        await self._apply(request, scopes_for(request), fetch=True)
+
     def refused(self, challenge_header: str | None, sent: str | None) -> None:
         """A request sent with ``sent`` (see :meth:`known_authorization`) got a 401: learn the
         challenge, and forget the bearer token that was refused, so that the auth flow that

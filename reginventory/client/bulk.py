@@ -8,9 +8,10 @@ thread at 0.86x the client CPU of the async path on a 512 MiB blob, and on two c
 both registries, CPU is what a copy's speed is made of. hashlib and socket calls release the GIL,
 so several blobs move in parallel.
 
-The thread serves the plain case only, with what the async client already holds: the
-``Authorization`` it knows (:meth:`RegistryAuth.known_authorization`) and the TLS context of its
-:class:`TLSOptions`. A source redirect is followed as httpx does it (at most
+The thread serves the plain case only, with what the async client holds: the TLS context of
+its :class:`TLSOptions`, the ``Authorization`` it knows for the source GET, and for each PATCH the
+one ``UploadTarget.authorize`` gives (a token about to expire during a long upload is renewed by
+the event loop in between). A source redirect is followed as httpx does it (at most
 :data:`MAX_REDIRECTS`, no ``Authorization`` off the registry's origin, never from https down to
 http). Anything else (a 401, a status it does not expect, a cut connection) raises
 :class:`NotServed`, and the caller moves the blob through the async path, which owns the auth
@@ -25,7 +26,7 @@ import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Union
+from typing import Callable, Protocol, Union
 
 import httpx
 
@@ -117,12 +118,12 @@ Source = Union[HttpSource, FileSource]
 
 @dataclass(frozen=True)
 class UploadTarget:
-    """An upload session: its ``location``, the registry's ``base_url`` (``authorization`` goes
-    there and nowhere else) and the largest PATCH to send."""
+    """An upload session: its ``location``, the largest PATCH to send, and ``authorize``, which
+    gives the ``Authorization`` for a PATCH to a URL (None for none), asked before each PATCH so
+    that a token that expires during a long upload is renewed."""
 
     location: str
-    base_url: str
-    authorization: str | None
+    authorize: Callable[[str], str | None]
     tls: TLSOptions
     chunk_size: int
 
@@ -217,15 +218,19 @@ def _patch(
 ) -> tuple[httpx.URL, int]:
     """Send one PATCH of ``length`` bytes from ``reader``; return the next Location and the bytes
     sent (fewer than ``length`` when the source ended early: the request is then abandoned)."""
-    connection.putrequest("PATCH", _target(url), skip_accept_encoding=True)
+    try:
+        authorization = target.authorize(str(url))
+    except Exception as exc:  # noqa: BLE001 - whatever it is, the async path reports it
+        raise NotServed(f"no authorization: {type(exc).__name__}") from None
     headers = {
         "User-Agent": USER_AGENT,
         "Content-Type": "application/octet-stream",
         "Content-Range": f"{offset}-{offset + length - 1}",
         "Content-Length": str(length),
     }
-    if target.authorization is not None and origin(url) == origin(httpx.URL(target.base_url)):
-        headers["Authorization"] = target.authorization
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    connection.putrequest("PATCH", _target(url), skip_accept_encoding=True)
     for name, value in headers.items():
         connection.putheader(name, value)
     connection.endheaders()

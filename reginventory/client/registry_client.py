@@ -537,6 +537,16 @@ class RegistryClient:
             return True, None
         return self.auth.known_authorization(self._base, urllib.parse.unquote(url.path), method)
 
+    async def authorization(self, url: httpx.URL, method: str) -> str | None:
+        """The ``Authorization`` a ``method`` request to ``url`` needs now, fetching a token if
+        need be (see :meth:`RegistryAuth.authorize`); none for another host."""
+        known, value = self.known_authorization(url, method)
+        if known:
+            return value
+        request = self._http.build_request(method, url)
+        await self.auth.authorize(request)
+        return request.headers.get("authorization")
+
     async def blocking_blob_get(self, repository: str, digest: str) -> bulk.HttpSource | None:
         """What a worker thread needs to GET a blob itself (see :mod:`reginventory.client.bulk`),
         within the rate limit; None while the auth lacks a token for it."""

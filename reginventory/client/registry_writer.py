@@ -92,6 +92,8 @@ MONOLITHIC_MAX_BYTES = 4 * 1024 * 1024
 BODY_PIECE_SIZE = 1024 * 1024
 #: Blob uploads are restarted (from a new session) this many times after a network failure.
 UPLOAD_ATTEMPTS = 3
+#: The upload thread waits this long for the event loop to fetch a renewed token.
+TOKEN_WAIT_SECONDS = 120.0
 #: Tags are resolved this many at a time when looking for the other tags of a digest.
 HEAD_CONCURRENCY = 8
 #: What to do when a registry refuses deletes; distribution's switch, named both ways.
@@ -594,15 +596,23 @@ class RegistryWriter:
         one is cancelled). A digest or size mismatch raises, as on the async path."""
         assert source.direct is not None and source.size is not None
         spec = await source.direct()
-        known, authorization = self.client.known_authorization(location, "PATCH")
-        if spec is None or not known:
+        if spec is None:
             return location
+        await self.client.authorization(location, "PATCH")  # the push token, fetched here if need be
+        loop = asyncio.get_running_loop()
+
+        def authorize(url: str) -> str | None:
+            """In the thread: the known header, or one the loop fetches (a token that expired)."""
+            known, value = self.client.known_authorization(httpx.URL(url), "PATCH")
+            if known:
+                return value
+            fetching = asyncio.run_coroutine_threadsafe(self.client.authorization(httpx.URL(url), "PATCH"), loop)
+            return fetching.result(timeout=TOKEN_WAIT_SECONDS)
+
         verifier = StreamDigest(source.digest)
-        target = bulk.UploadTarget(str(location), self.client.base_url, authorization, self.client.tls, self.chunk_size)
+        target = bulk.UploadTarget(str(location), authorize, self.client.tls, self.chunk_size)
         interrupt = bulk.Interrupt()
-        moving = asyncio.get_running_loop().run_in_executor(
-            None, bulk.upload, spec, source.size, target, verifier, interrupt
-        )
+        moving = loop.run_in_executor(None, bulk.upload, spec, source.size, target, verifier, interrupt)
         try:
             uploaded = await moving
         except asyncio.CancelledError:

@@ -89,6 +89,38 @@ def test_the_thread_carries_bearer_tokens(registry_token: Any, registry: Any, ma
     assert got == data
 
 
+def test_the_thread_renews_a_token_that_expires_between_patches(
+    fresh_registry: Callable[..., Any], registry: Any, cutting_proxy: Callable[..., Any], make_repo: Callable[[], str]
+) -> None:
+    """Tokens of 11 s, which the client renews 10 s before they expire: a PATCH that starts more
+    than a second after the last token needs a new one, which the thread gets from the event
+    loop; the upload stays on the thread (a 401 would have sent it to the async path)."""
+    dst = fresh_registry("token", expires_in=11)
+    data, src_repo, dst_repo = _data(10), make_repo(), make_repo()
+    digest = sha256_digest(data)
+    proxy = cutting_proxy(registry.url, delay=0.02)  # the source at about 3 MB/s: ~3 s for the blob
+
+    async def seed(client: RegistryClient) -> None:
+        async with RegistryWriter(client) as writer:
+            await writer.push_blob(src_repo, bytes_source(data))
+
+    run(seed, registry.url)
+    scope = f"repository:{dst_repo}:pull,push"
+
+    async def go(src: RegistryClient) -> tuple[Any, ...]:
+        async with RegistryClient(dst.url, use_docker_config=False, username=dst.username, password=dst.password) as client:
+            async with RegistryWriter(client, chunk_size=CHUNK) as writer:
+                outcome = await _push(writer, dst_repo, registry_source(src, src_repo, BlobRef(digest, SIZE)))
+            return outcome, await client.get_blob(dst_repo, digest, 2 * SIZE)
+
+    outcome, got = run(go, proxy.url)
+    assert outcome == ("uploaded", 1, 0) and got == data
+    # The POST's token, then renewals: PATCH k starts at least (k - 1) x 0.58 s later (the
+    # source's sleeps), so PATCHes 3 and 5 each need a new token; without renewals the thread
+    # would send the first one throughout, and only the closing PUT might fetch another.
+    assert dst.token_issuer.count(scope) >= 3
+
+
 def test_the_thread_verifies_tls_with_the_given_ca(registry_tls: Any, make_repo: Callable[[], str],
                                                    tmp_path: Path) -> None:
     data, repo = _data(3), make_repo()
@@ -102,7 +134,7 @@ def test_the_thread_verifies_tls_with_the_given_ca(registry_tls: Any, make_repo:
             outcome = await _push(writer, repo, file_source(path, BlobRef(digest, SIZE)))
             location = await writer.start_upload(repo)
         # The same session, from a thread that trusts only the system's CAs: refused.
-        target = bulk.UploadTarget(str(location), client.base_url, None, TLSOptions(), CHUNK)
+        target = bulk.UploadTarget(str(location), lambda url: None, TLSOptions(), CHUNK)
         with pytest.raises(bulk.NotServed, match="CERTIFICATE_VERIFY_FAILED"):
             await asyncio.to_thread(bulk.upload, bulk.FileSource(path), SIZE, target, StreamDigest(digest),
                                     bulk.Interrupt())
@@ -249,7 +281,7 @@ def test_an_interrupt_stops_a_thread_blocked_on_a_silent_source(registry: Any, m
         async with RegistryWriter(client) as writer:
             return str(await writer.start_upload(repo))
 
-    target = bulk.UploadTarget(run(location, registry.url), registry.url, None, TLSOptions(), CHUNK)
+    target = bulk.UploadTarget(run(location, registry.url), lambda url: None, TLSOptions(), CHUNK)
     outcome: list[BaseException] = []
     with FakeRegistry() as fake:
         fake.route("GET", f"/v2/team/app/blobs/{digest}", stall)
