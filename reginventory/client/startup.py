@@ -56,8 +56,11 @@ def _import_aiohttp_loading_ca_stores_aside() -> None:
         else:
             ssl.SSLContext.set_default_verify_paths = own  # type: ignore[method-assign]
         if deferred:
+            # Not a daemon: the interpreter waits for it before tearing modules down. A daemon
+            # thread still inside OpenSSL when the contexts are freed crashed a quick exit
+            # (``--help``) about one time in eight with SIGSEGV.
             _loader = threading.Thread(
-                target=lambda: [load(context) for context in deferred], name="reginventory-ca-store", daemon=True
+                target=lambda: [load(context) for context in deferred], name="reginventory-ca-store", daemon=False
             )
             _loader.start()
 
