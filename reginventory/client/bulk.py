@@ -9,7 +9,8 @@ both registries, CPU is what a copy's speed is made of. hashlib and socket calls
 so several blobs move in parallel.
 
 The thread serves the plain case only, with what the async client holds: the TLS context of
-its :class:`TLSOptions`, the ``Authorization`` it knows for the source GET, and for each PATCH the
+its :class:`TLSOptions`, the ``Authorization`` of the source GET (its token fetched before the
+thread starts), and for each PATCH the
 one ``UploadTarget.authorize`` gives (a token about to expire during a long upload is renewed by
 the event loop in between). A source redirect is followed as httpx does it (at most
 :data:`MAX_REDIRECTS`, no ``Authorization`` off the registry's origin, never from https down to
@@ -46,7 +47,10 @@ PIECE_SIZE = 1024 * 1024
 MAX_ANSWER_BYTES = 64 * 1024
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
-__all__ = ["FileSource", "HttpSource", "Interrupt", "NotServed", "UploadTarget", "Uploaded", "upload"]
+__all__ = [
+    "FileSource", "HttpSource", "Interrupt", "NotServed", "UploadTarget", "Uploaded", "holds_through", "patch_headers",
+    "upload",
+]
 
 
 class NotServed(Exception):
@@ -130,12 +134,27 @@ class UploadTarget:
 
 @dataclass(frozen=True)
 class Uploaded:
-    """What the thread sent: the session's last ``location``, the byte count, and whether the
-    source had bytes beyond the expected size (``longer``) or ended before it (count < size)."""
+    """What the thread left: the session's last ``location``, and whether the source had bytes
+    beyond the expected size (``longer``). A source that ended early shows in the digester's count."""
 
     location: str
-    sent: int
     longer: bool
+
+
+def patch_headers(offset: int, length: int) -> dict[str, str]:
+    """The headers of a PATCH that carries bytes ``offset`` to ``offset + length - 1`` of a blob
+    (both upload paths send exactly these)."""
+    return {
+        "Content-Type": "application/octet-stream",
+        "Content-Range": f"{offset}-{offset + length - 1}",
+        "Content-Length": str(length),
+    }
+
+
+def holds_through(received: str | None, end: int) -> bool:
+    """Whether a PATCH answer's ``Range`` (absent: not said) agrees that the registry holds bytes
+    0 to ``end``."""
+    return not received or received.strip() == f"0-{end}"
 
 
 def _connect(url: httpx.URL, tls: TLSOptions, interrupt: Interrupt) -> http.client.HTTPConnection:
@@ -222,12 +241,7 @@ def _patch(
         authorization = target.authorize(str(url))
     except Exception as exc:  # noqa: BLE001 - whatever it is, the async path reports it
         raise NotServed(f"no authorization: {type(exc).__name__}") from None
-    headers = {
-        "User-Agent": USER_AGENT,
-        "Content-Type": "application/octet-stream",
-        "Content-Range": f"{offset}-{offset + length - 1}",
-        "Content-Length": str(length),
-    }
+    headers = {"User-Agent": USER_AGENT, **patch_headers(offset, length)}
     if authorization is not None:
         headers["Authorization"] = authorization
     connection.putrequest("PATCH", _target(url), skip_accept_encoding=True)
@@ -252,7 +266,7 @@ def _patch(
     location = response.getheader("location")
     if response.status not in (202, 204) or not location:
         raise NotServed(f"PATCH answered {response.status}", sent=True)
-    if received and received.strip() != f"0-{offset + length - 1}":
+    if not holds_through(received, offset + length - 1):
         raise NotServed(f"registry holds bytes {received}", sent=True)
     return url.join(location), sent
 
@@ -291,11 +305,10 @@ def upload(source: Source, size: int, target: UploadTarget, digester: Digester, 
                 )
                 sent += count
                 if count < length:
-                    if isinstance(source, HttpSource) and declared is not None:
+                    if declared is not None:
                         raise NotServed(f"GET cut after {sent} of {size} bytes")  # its length was promised
-                    return Uploaded(str(url), sent, False)
-            longer = reader.readinto(buffer[:1]) > 0
-            return Uploaded(str(url), sent, longer)
+                    return Uploaded(str(url), False)
+            return Uploaded(str(url), reader.readinto(buffer[:1]) > 0)
         except (OSError, http.client.HTTPException) as exc:
             failure = NotServed(f"{type(exc).__name__}: {exc}", sent=patching)
             failure.location = str(url)

@@ -547,13 +547,11 @@ class RegistryClient:
         await self.auth.authorize(request)
         return request.headers.get("authorization")
 
-    async def blocking_blob_get(self, repository: str, digest: str) -> bulk.HttpSource | None:
+    async def blocking_blob_get(self, repository: str, digest: str) -> bulk.HttpSource:
         """What a worker thread needs to GET a blob itself (see :mod:`reginventory.client.bulk`),
-        within the rate limit; None while the auth lacks a token for it."""
+        within the rate limit, with the token it needs fetched here."""
         url = self._base.join(f"/v2/{repository}/blobs/{digest}")
-        known, authorization = self.known_authorization(url, "GET")
-        if not known:
-            return None
+        authorization = await self.authorization(url, "GET")
         await self.limiter.acquire()
         self.requests += 1
         return bulk.HttpSource(str(url), authorization, self.tls)

@@ -192,13 +192,13 @@ class BlobSource:
     """Where a blob's bytes come from: ``open()`` starts a fresh stream (called again on retry).
 
     ``direct``, when given, says how a worker thread can read the same bytes itself (see
-    :mod:`reginventory.client.bulk`), or None when it cannot right now.
+    :mod:`reginventory.client.bulk`).
     """
 
     digest: str
     size: int | None
     open: Callable[[], AsyncIterator[bytes]]
-    direct: Callable[[], Awaitable[bulk.Source | None]] | None = None
+    direct: Callable[[], Awaitable[bulk.Source]] | None = None
 
 
 def bytes_source(data: bytes, digest: str | None = None) -> BlobSource:
@@ -563,15 +563,7 @@ class RegistryWriter:
                         raise reader.error from None  # the source failed, not the destination
                     raise
                 offset += length
-            if await reader.take(1) is not None:
-                raise DigestMismatchError(f"blob source has more than its {source.size} bytes", **context)
-            await verifier.check(**context)
-            await self._done(
-                await self._send(
-                    "PUT", with_digest(location, digest), repository=repository, reference=digest, ok=(201, 204),
-                    headers={"Content-Length": "0"},
-                )
-            )
+            await self._commit(repository, location, source, verifier, longer=await reader.take(1) is not None)
             return digest
         except asyncio.CancelledError:
             raise  # no network I/O while being cancelled; the registry purges the session
@@ -596,9 +588,6 @@ class RegistryWriter:
         one is cancelled). A digest or size mismatch raises, as on the async path."""
         assert source.direct is not None and source.size is not None
         spec = await source.direct()
-        if spec is None:
-            return location
-        await self.client.authorization(location, "PATCH")  # the push token, fetched here if need be
         loop = asyncio.get_running_loop()
 
         def authorize(url: str) -> str | None:
@@ -628,16 +617,8 @@ class RegistryWriter:
             return fresh
         last = httpx.URL(uploaded.location)
         try:
-            if uploaded.longer:
-                raise DigestMismatchError(f"blob source has more than its {source.size} bytes", **context)
             self._check_size(source, verifier, context)
-            await verifier.check(**context)
-            await self._done(
-                await self._send(
-                    "PUT", with_digest(last, source.digest), repository=repository, reference=source.digest,
-                    ok=(201, 204), headers={"Content-Length": "0"},
-                )
-            )
+            await self._commit(repository, last, source, verifier, longer=uploaded.longer)
         except asyncio.CancelledError:
             raise
         except BaseException:
@@ -645,6 +626,22 @@ class RegistryWriter:
             raise
         self.threaded_uploads += 1
         return None
+
+    async def _commit(
+        self, repository: str, location: httpx.URL, source: BlobSource, verifier: StreamDigest, *, longer: bool
+    ) -> None:
+        """Close a chunked upload (an empty PUT ``?digest=``) once its bytes are known to be the
+        blob's: not ``longer`` than its size, and hashing to its digest."""
+        context = {"registry": self.client.host, "repository": repository, "reference": source.digest}
+        if longer:
+            raise DigestMismatchError(f"blob source has more than its {source.size} bytes", **context)
+        await verifier.check(**context)
+        await self._done(
+            await self._send(
+                "PUT", with_digest(location, source.digest), repository=repository, reference=source.digest,
+                ok=(201, 204), headers={"Content-Length": "0"},
+            )
+        )
 
     @staticmethod
     def _check_size(source: BlobSource, verifier: StreamDigest, context: dict[str, Any]) -> None:
@@ -657,16 +654,11 @@ class RegistryWriter:
         end = offset + length - 1
         response = await self._send(
             "PATCH", location, repository=repository, reference=digest, ok=(202, 204),
-            headers={
-                "Content-Type": "application/octet-stream",
-                "Content-Range": f"{offset}-{end}",
-                "Content-Length": str(length),
-            },
-            content=body,
+            headers=bulk.patch_headers(offset, length), content=body,
         )
         await self._done(response)
         received = response.headers.get("range")
-        if received and received.strip() != f"0-{end}":
+        if not bulk.holds_through(received, end):
             raise RegistryError(
                 f"PATCH {redact(location)}: registry holds bytes {received}, expected 0-{end}",
                 registry=self.client.host, repository=repository, reference=digest,

@@ -15,6 +15,8 @@ import pytest
 
 from harness.fake_registry import FakeRegistry, Reply, Seen
 from reginventory.client import bulk
+from reginventory.client.auth import basic_header
+from reginventory.client.credentials import Credentials
 from reginventory.client.copy import BlobRef, file_source, registry_source
 from reginventory.client.digest import sha256_digest
 from reginventory.client.registry_client import RegistryClient
@@ -166,7 +168,7 @@ def _copy_from_fake(fake: FakeRegistry, registry: Any, repo: str, digest: str, *
 def test_a_redirected_source_is_followed_without_credentials(registry: Any, make_repo: Callable[[], str]) -> None:
     data, repo = _data(4), make_repo()
     digest = sha256_digest(data)
-    credentials = "Basic " + __import__("base64").b64encode(b"user:secret").decode()
+    credentials = basic_header(Credentials("user", "secret"))
     with FakeRegistry() as fake, FakeRegistry("127.0.0.2") as storage:
         def registry_route(seen: Seen) -> Reply:
             if seen.headers.get("authorization") != credentials:
@@ -247,7 +249,7 @@ def test_a_challenge_the_thread_cannot_answer_goes_to_the_async_path(registry: A
     and the async path (which runs the auth flow) uploads on the same session."""
     data, repo = _data(8), make_repo()
     digest = sha256_digest(data)
-    credentials = "Basic " + __import__("base64").b64encode(b"user:secret").decode()
+    credentials = basic_header(Credentials("user", "secret"))
 
     def serve(seen: Seen) -> Reply:
         if seen.headers.get("authorization") != credentials:
