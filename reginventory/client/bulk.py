@@ -10,9 +10,8 @@ so several blobs move in parallel.
 
 The thread serves the plain case only, with what the async client holds: the TLS context of
 its :class:`TLSOptions`, the ``Authorization`` of the source GET (its token fetched before the
-thread starts), and for each PATCH the
-one ``UploadTarget.authorize`` gives (a token about to expire during a long upload is renewed by
-the event loop in between). A source redirect is followed as httpx does it (at most
+thread starts), and for each PATCH the one ``UploadTarget.authorize`` gives (a token about to
+expire during a long upload is renewed by the event loop in between). A source redirect is followed as httpx does it (at most
 :data:`MAX_REDIRECTS`, no ``Authorization`` off the registry's origin, never from https down to
 http). Anything else (a 401, a status it does not expect, a cut connection) raises
 :class:`NotServed`, and the caller moves the blob through the async path, which owns the auth
